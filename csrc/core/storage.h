@@ -1,0 +1,40 @@
+// A reference-counted, device-tagged allocation. Storage owns its bytes through a deleter,
+// so memory borrowed from NumPy or DLPack producers is released by whoever lent it.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "core/device.h"
+
+namespace lamina {
+
+class Storage {
+ public:
+  using Deleter = std::function<void(void*)>;
+  Storage(void* data, int64_t nbytes, Device dev, Deleter del)
+      : data_(data), nbytes_(nbytes), device_(dev), deleter_(std::move(del)) {}
+  ~Storage() { if (deleter_) deleter_(data_); }
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  // 64-byte aligned, uninitialised. Throws std::bad_alloc (MemoryError in Python).
+  static std::shared_ptr<Storage> allocate(int64_t nbytes, Device dev);
+
+  void* data() const { return data_; }
+  int64_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+  // Bumped by every in-place write; autograd compares it with the value saved at record time.
+  int64_t version() const { return version_.load(std::memory_order_relaxed); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
+
+ private:
+  void* data_;
+  int64_t nbytes_;
+  Device device_;
+  Deleter deleter_;
+  std::atomic<int64_t> version_{0};
+};
+
+}  // namespace lamina

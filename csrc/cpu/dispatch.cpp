@@ -1,0 +1,26 @@
+#include "core/cpu_features.h"
+#include "cpu/kernels.h"
+
+namespace lamina::cpu {
+
+namespace {
+Kernels build(void (*elementwise)(Kernels&), void (*reduce)(Kernels&)) {
+  Kernels k;
+  elementwise(k);
+  reduce(k);
+  return k;
+}
+}  // namespace
+
+const Kernels& kernels() {
+  static const Kernels avx512 = build(register_elementwise_avx512, register_reduce_avx512);
+  static const Kernels avx2 = build(register_elementwise_avx2, register_reduce_avx2);
+  static const Kernels base = build(register_elementwise_base, register_reduce_base);
+  switch (current_isa()) {
+    case Isa::Avx512: return avx512;
+    case Isa::Avx2: return avx2;
+    default: return base;
+  }
+}
+
+}  // namespace lamina::cpu

@@ -1,0 +1,240 @@
+// Reduction inner loops, compiled once per ISA. Inputs are contiguous and viewed as (A, R, K):
+// reduce over R. K == 1 reduces contiguous rows with independent lanes (vectorises without
+// reassociation flags); K > 1 accumulates whole rows of K, which vectorises along K.
+// float32 sums accumulate in float64 so long reductions stay within 1e-6 relative.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "cpu/kernels.h"
+
+// Everything here lives in a namespace named after the ISA: inline helpers compiled with
+// different -m flags must never be merged by the linker.
+namespace lamina::cpu::LAMINA_ISA {
+#include "cpu/fast_math.h"
+namespace {
+
+template <class T> struct Acc { using type = T; };
+template <> struct Acc<float> { using type = double; };
+template <> struct Acc<int32_t> { using type = int64_t; };
+template <> struct Acc<bool> { using type = int64_t; };
+
+struct SumR {
+  template <class A> static A init() { return A(0); }
+  template <class A> static A step(A acc, A x) { return acc + x; }
+};
+struct ProdR {
+  template <class A> static A init() { return A(1); }
+  template <class A> static A step(A acc, A x) { return acc * x; }
+};
+struct MaxR {
+  template <class A> static A init() {
+    if constexpr (std::numeric_limits<A>::has_infinity) return -std::numeric_limits<A>::infinity();
+    else return std::numeric_limits<A>::lowest();
+  }
+  template <class A> static A step(A acc, A x) { return (x > acc || x != x) ? x : acc; }
+};
+struct MinR {
+  template <class A> static A init() {
+    if constexpr (std::numeric_limits<A>::has_infinity) return std::numeric_limits<A>::infinity();
+    else return std::numeric_limits<A>::max();
+  }
+  template <class A> static A step(A acc, A x) { return (x < acc || x != x) ? x : acc; }
+};
+
+// R reduced into out (A, K). Output element type O; accumulation type A.
+template <class Op, class T, class A, class O>
+void reduce_loop(int64_t An, int64_t R, int64_t K, const char* in_, char* out_) {
+  const T* in = reinterpret_cast<const T*>(in_);
+  O* out = reinterpret_cast<O*>(out_);
+  constexpr int L = 16;
+  if (K == 1) {
+    for (int64_t a = 0; a < An; ++a) {
+      const T* x = in + a * R;
+      A lanes[L];
+      for (int l = 0; l < L; ++l) lanes[l] = Op::template init<A>();
+      int64_t i = 0;
+      for (; i + L <= R; i += L)
+        for (int l = 0; l < L; ++l) lanes[l] = Op::step(lanes[l], A(x[i + l]));
+      A acc = Op::template init<A>();
+      for (; i < R; ++i) acc = Op::step(acc, A(x[i]));
+      for (int l = 0; l < L; ++l) acc = Op::step(acc, lanes[l]);
+      out[a] = O(acc);
+    }
+    return;
+  }
+  constexpr int64_t KB = 256;
+  A acc[KB];
+  for (int64_t a = 0; a < An; ++a) {
+    for (int64_t k0 = 0; k0 < K; k0 += KB) {
+      int64_t kn = std::min(KB, K - k0);
+      for (int64_t k = 0; k < kn; ++k) acc[k] = Op::template init<A>();
+      for (int64_t r = 0; r < R; ++r) {
+        const T* x = in + (a * R + r) * K + k0;
+        for (int64_t k = 0; k < kn; ++k) acc[k] = Op::step(acc[k], A(x[k]));
+      }
+      for (int64_t k = 0; k < kn; ++k) out[a * K + k0 + k] = O(acc[k]);
+    }
+  }
+}
+
+template <class T>
+void arg_loop(int64_t An, int64_t R, int64_t K, const char* in_, char* val_, int64_t* idx, bool is_max) {
+  const T* in = reinterpret_cast<const T*>(in_);
+  T* val = reinterpret_cast<T*>(val_);
+  for (int64_t a = 0; a < An; ++a)
+    for (int64_t k = 0; k < K; ++k) {
+      const T* x = in + a * R * K + k;
+      T best = x[0];
+      int64_t bi = 0;
+      for (int64_t r = 1; r < R; ++r) {
+        T v = x[r * K];
+        if constexpr (std::is_floating_point_v<T>) { if (best != best) break; if (v != v) { best = v; bi = r; break; } }
+        if (is_max ? v > best : v < best) { best = v; bi = r; }
+      }
+      val[a * K + k] = best;
+      idx[a * K + k] = bi;
+    }
+}
+
+template <class T>
+void sqdev_loop(int64_t An, int64_t R, int64_t K, const char* in_, const char* mean_, char* out_) {
+  using A = typename Acc<T>::type;
+  const T* in = reinterpret_cast<const T*>(in_);
+  const T* mean = reinterpret_cast<const T*>(mean_);
+  T* out = reinterpret_cast<T*>(out_);
+  constexpr int64_t KB = 256;
+  A acc[KB];
+  for (int64_t a = 0; a < An; ++a)
+    for (int64_t k0 = 0; k0 < K; k0 += KB) {
+      int64_t kn = std::min(KB, K - k0);
+      for (int64_t k = 0; k < kn; ++k) acc[k] = 0;
+      for (int64_t r = 0; r < R; ++r) {
+        const T* x = in + (a * R + r) * K + k0;
+        const T* m = mean + a * K + k0;
+        for (int64_t k = 0; k < kn; ++k) { A d = A(x[k]) - A(m[k]); acc[k] += d * d; }
+      }
+      for (int64_t k = 0; k < kn; ++k) out[a * K + k0 + k] = T(acc[k]);
+    }
+}
+
+template <class T>
+T row_max(const T* x, int64_t n) {
+  T m = -std::numeric_limits<T>::infinity();
+  for (int64_t i = 0; i < n; ++i) m = (x[i] > m || x[i] != x[i]) ? x[i] : m;
+  return m;
+}
+
+template <class T>
+void softmax_rows(int64_t rows, int64_t n, const char* in_, char* out_) {
+  using A = typename Acc<T>::type;
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* x = reinterpret_cast<const T*>(in_) + r * n;
+    T* y = reinterpret_cast<T*>(out_) + r * n;
+    T m = row_max(x, n);
+    if (m == -std::numeric_limits<T>::infinity()) m = 0;  // all -inf: exp gives 0/0 = NaN like PyTorch
+    A s = 0;
+    for (int64_t i = 0; i < n; ++i) { y[i] = vexp(T(x[i] - m)); s += A(y[i]); }
+    T inv = T(1 / s);
+    for (int64_t i = 0; i < n; ++i) y[i] *= inv;
+  }
+}
+
+template <class T>
+T row_lse(const T* x, int64_t n) {
+  using A = typename Acc<T>::type;
+  T m = row_max(x, n);
+  if (std::isinf(m) || m != m) return m;  // all -inf gives -inf; any +inf or NaN wins
+  A s = 0;
+  for (int64_t i = 0; i < n; ++i) s += A(vexp(T(x[i] - m)));
+  return T(m + T(std::log(s)));
+}
+
+template <class T>
+void log_softmax_rows(int64_t rows, int64_t n, const char* in_, char* out_) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* x = reinterpret_cast<const T*>(in_) + r * n;
+    T* y = reinterpret_cast<T*>(out_) + r * n;
+    T lse = row_lse(x, n);
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] - lse;
+  }
+}
+
+template <class T>
+void logsumexp_rows(int64_t rows, int64_t n, const char* in_, char* out_) {
+  for (int64_t r = 0; r < rows; ++r)
+    reinterpret_cast<T*>(out_)[r] = row_lse(reinterpret_cast<const T*>(in_) + r * n, n);
+}
+
+template <class T, class O>
+void cumsum_loop(int64_t An, int64_t R, int64_t K, const char* in_, char* out_) {
+  using A = typename Acc<T>::type;
+  const T* in = reinterpret_cast<const T*>(in_);
+  O* out = reinterpret_cast<O*>(out_);
+  constexpr int64_t KB = 256;
+  A acc[KB];
+  for (int64_t a = 0; a < An; ++a)
+    for (int64_t k0 = 0; k0 < K; k0 += KB) {
+      int64_t kn = std::min(KB, K - k0);
+      for (int64_t k = 0; k < kn; ++k) acc[k] = 0;
+      for (int64_t r = 0; r < R; ++r) {
+        int64_t base = (a * R + r) * K + k0;
+        for (int64_t k = 0; k < kn; ++k) { acc[k] += A(in[base + k]); out[base + k] = O(acc[k]); }
+      }
+    }
+}
+
+constexpr int F32 = int(DType::Float32), F64 = int(DType::Float64), I32 = int(DType::Int32),
+              I64 = int(DType::Int64), B = int(DType::Bool);
+
+}  // namespace
+}  // namespace lamina::cpu::LAMINA_ISA
+
+namespace lamina::cpu {
+
+void LAMINA_ISA_FN(register_reduce, LAMINA_ISA)(Kernels& k) {
+  using namespace LAMINA_ISA;
+  // Sum and prod of integers and bools produce int64, like PyTorch.
+  auto& sum = k.reduce[int(ReduceOp::Sum)];
+  sum[F32] = reduce_loop<SumR, float, double, float>;
+  sum[F64] = reduce_loop<SumR, double, double, double>;
+  sum[I32] = reduce_loop<SumR, int32_t, int64_t, int64_t>;
+  sum[I64] = reduce_loop<SumR, int64_t, int64_t, int64_t>;
+  sum[B] = reduce_loop<SumR, bool, int64_t, int64_t>;
+  auto& prod = k.reduce[int(ReduceOp::Prod)];
+  prod[F32] = reduce_loop<ProdR, float, double, float>;
+  prod[F64] = reduce_loop<ProdR, double, double, double>;
+  prod[I32] = reduce_loop<ProdR, int32_t, int64_t, int64_t>;
+  prod[I64] = reduce_loop<ProdR, int64_t, int64_t, int64_t>;
+  prod[B] = reduce_loop<ProdR, bool, int64_t, int64_t>;
+  auto& mx = k.reduce[int(ReduceOp::Max)];
+  mx[F32] = reduce_loop<MaxR, float, float, float>;
+  mx[F64] = reduce_loop<MaxR, double, double, double>;
+  mx[I32] = reduce_loop<MaxR, int32_t, int32_t, int32_t>;
+  mx[I64] = reduce_loop<MaxR, int64_t, int64_t, int64_t>;
+  mx[B] = reduce_loop<MaxR, bool, bool, bool>;
+  auto& mn = k.reduce[int(ReduceOp::Min)];
+  mn[F32] = reduce_loop<MinR, float, float, float>;
+  mn[F64] = reduce_loop<MinR, double, double, double>;
+  mn[I32] = reduce_loop<MinR, int32_t, int32_t, int32_t>;
+  mn[I64] = reduce_loop<MinR, int64_t, int64_t, int64_t>;
+  mn[B] = reduce_loop<MinR, bool, bool, bool>;
+  k.arg[F32] = arg_loop<float>; k.arg[F64] = arg_loop<double>;
+  k.arg[I32] = arg_loop<int32_t>; k.arg[I64] = arg_loop<int64_t>; k.arg[B] = arg_loop<bool>;
+  k.sqdev[F32] = sqdev_loop<float>; k.sqdev[F64] = sqdev_loop<double>;
+  k.row[int(RowOp::Softmax)][F32] = softmax_rows<float>;
+  k.row[int(RowOp::Softmax)][F64] = softmax_rows<double>;
+  k.row[int(RowOp::LogSoftmax)][F32] = log_softmax_rows<float>;
+  k.row[int(RowOp::LogSoftmax)][F64] = log_softmax_rows<double>;
+  k.row[int(RowOp::LogSumExp)][F32] = logsumexp_rows<float>;
+  k.row[int(RowOp::LogSumExp)][F64] = logsumexp_rows<double>;
+  k.cumsum[F32] = cumsum_loop<float, float>;
+  k.cumsum[F64] = cumsum_loop<double, double>;
+  k.cumsum[I32] = cumsum_loop<int32_t, int64_t>;
+  k.cumsum[I64] = cumsum_loop<int64_t, int64_t>;
+  k.cumsum[B] = cumsum_loop<bool, int64_t>;
+}
+
+}  // namespace lamina::cpu

@@ -1,0 +1,26 @@
+import numpy as np
+import pytest
+
+import lamina
+
+
+@pytest.fixture
+def rng():
+    """Fresh random inputs per test, reproducible from the test's name."""
+    return np.random.default_rng()
+
+
+def rel_err(out, ref):
+    """||out - ref|| / ||ref|| in float64; NaN anywhere fails."""
+    out = np.asarray(out, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    assert out.shape == ref.shape, (out.shape, ref.shape)
+    assert not np.isnan(out).any() or np.array_equal(np.isnan(out), np.isnan(ref)), "unexpected NaN"
+    mask = ~np.isnan(ref)
+    denom = np.linalg.norm(ref[mask])
+    diff = np.linalg.norm(out[mask] - ref[mask])
+    return diff / denom if denom > 0 else diff
+
+
+def to_np(t):
+    return t.detach().numpy() if isinstance(t, lamina.Tensor) else np.asarray(t)
