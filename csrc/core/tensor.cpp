@@ -1,6 +1,8 @@
 #include "core/tensor.h"
 
 #include <algorithm>
+#include <new>
+#include <string>
 
 #include "ops/copy.h"
 
@@ -33,10 +35,28 @@ Tensor::Tensor(std::shared_ptr<Storage> s, DType dt, Shape shape, Shape strides,
     : storage_(std::move(s)), dtype_(dt), shape_(std::move(shape)), strides_(std::move(strides)),
       offset_(offset), numel_(numel_of(shape_)) {}
 
+namespace {
+// A std::bad_alloc (Python sees MemoryError) whose message says what could not be allocated.
+struct AllocError : std::bad_alloc {
+  std::string text;
+  explicit AllocError(std::string t) : text(std::move(t)) {}
+  const char* what() const noexcept override { return text.c_str(); }
+};
+}  // namespace
+
 Tensor Tensor::empty(const Shape& shape, DType dt, Device dev) {
-  int64_t n = numel_of(shape);
-  if (n > INT64_MAX / 8) throw std::bad_alloc();
-  return Tensor(Storage::allocate(n * itemsize(dt), dev), dt, shape, contiguous_strides(shape), 0);
+  int64_t n = numel_of(shape), es = itemsize(dt);
+  if (n > INT64_MAX / es)
+    throw AllocError(msg("[empty] cannot allocate a ", dtype_name(dt), " tensor of shape ", shape,
+                         ": its size in bytes does not fit in int64"));
+  std::shared_ptr<Storage> storage;
+  try {
+    storage = Storage::allocate(n * es, dev);
+  } catch (const std::bad_alloc&) {
+    throw AllocError(msg("[empty] out of memory allocating ", n * es, " bytes for a ", dtype_name(dt),
+                         " tensor of shape ", shape, " on ", dev.str()));
+  }
+  return Tensor(std::move(storage), dt, shape, contiguous_strides(shape), 0);
 }
 
 bool Tensor::is_contiguous() const {

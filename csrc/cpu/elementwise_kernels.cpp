@@ -25,8 +25,17 @@ struct Mul { template <class T> T operator()(T a, T b) const { if constexpr (std
 struct Div { template <class T> T operator()(T a, T b) const { return a / b; } };
 struct FloorDiv {
   template <class T> T operator()(T a, T b) const {
-    if constexpr (is_fp<T>) return std::floor(a / b);
-    else {
+    if constexpr (is_fp<T>) {
+      // Python's rule (and PyTorch's): the quotient that pairs with the floored remainder, so
+      // 1.0 // 0.1 == 9, -3 // inf == -1 and inf // 2 is NaN; floor(a / b) gets all three wrong.
+      if (b == T(0)) return a / b;
+      T mod = std::fmod(a, b);
+      T div = (a - mod) / b;
+      if (mod != T(0) && ((b < T(0)) != (mod < T(0)))) div -= T(1);
+      if (div == T(0)) return std::copysign(T(0), a / b);
+      T fl = std::floor(div);
+      return div - fl > T(0.5) ? fl + T(1) : fl;
+    } else {
       if (b == T(-1)) return T(0) - a;  // avoids INT_MIN / -1 overflow trap
       T q = a / b;
       return (a % b != 0 && ((a < 0) != (b < 0))) ? T(q - 1) : q;
@@ -73,7 +82,7 @@ struct Xor { template <class T> T operator()(T a, T b) const { return T(a ^ b); 
 struct ReluGrad { template <class T> T operator()(T x, T g) const { return x > 0 ? g : T(0); } };
 struct GeluGrad {
   template <class T> T operator()(T x, T g) const {
-    T cdf = T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440)));
+    T cdf = T(0.5) * std::erfc(x * T(-0.70710678118654752440));  // 1 + erf(v) cancels for v << 0
     T pdf = vexp(T(-0.5) * x * x) * T(0.39894228040143267794);
     return g * (cdf + x * pdf);
   }
@@ -81,10 +90,10 @@ struct GeluGrad {
 struct GeluTanhGrad {
   template <class T> T operator()(T x, T g) const {
     const T k = T(0.79788456080286535588), c = T(0.044715);
-    T inner = k * (x + c * x * x * x);
-    T t = vtanh(inner);
+    // With s = sigmoid(2u) = (1 + tanh(u)) / 2, and 1 - tanh(u)^2 = 4 s (1 - s): no cancellation for x << 0.
+    T s = vsigmoid(T(2) * k * (x + c * x * x * x));
     T dinner = k * (T(1) + T(3) * c * x * x);
-    return g * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * dinner);
+    return g * (s + T(2) * x * s * (T(1) - s) * dinner);
   }
 };
 struct SiluGrad {
@@ -118,10 +127,12 @@ struct Cos { template <class T> T operator()(T a) const { return std::cos(a); } 
 struct Tanh { template <class T> T operator()(T a) const { return vtanh(a); } };
 struct Sigmoid { template <class T> T operator()(T a) const { return vsigmoid(a); } };
 struct Relu { template <class T> T operator()(T a) const { return a > T(0) ? a : (a != a ? a : T(0)); } };
-struct Gelu { template <class T> T operator()(T x) const { return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440))); } };
+// x * Phi(x) with Phi written through erfc: 1 + erf(v) loses every digit to cancellation for v << 0.
+struct Gelu { template <class T> T operator()(T x) const { return T(0.5) * x * std::erfc(x * T(-0.70710678118654752440)); } };
+// 0.5 x (1 + tanh(u)) == x sigmoid(2u), which keeps its relative accuracy for x << 0.
 struct GeluTanh {
   template <class T> T operator()(T x) const {
-    return T(0.5) * x * (T(1) + vtanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)));
+    return x * vsigmoid(T(2) * T(0.79788456080286535588) * (x + T(0.044715) * x * x * x));
   }
 };
 struct Silu { template <class T> T operator()(T x) const { return x * vsigmoid(x); } };

@@ -77,9 +77,13 @@ Tensor linspace(double start, double end, int64_t steps, DType dt) {
   LAMINA_CHECK(steps >= 0, ValueError, "[linspace] number of steps must be non-negative, got ", steps);
   Tensor out = Tensor::empty({steps}, dt);
   double step = steps > 1 ? (end - start) / double(steps - 1) : 0;
-  // Fill from both ends so the last element is exactly `end`, as PyTorch does.
+  // Fill from both ends so the last element is exactly `end`, as PyTorch does; a single
+  // step is `start`.
   int64_t half = steps / 2;
-  fill_indexed(out, [&](int64_t i) { return i < half ? start + step * double(i) : end - step * double(steps - 1 - i); });
+  fill_indexed(out, [&](int64_t i) {
+    if (steps == 1) return start;
+    return i < half ? start + step * double(i) : end - step * double(steps - 1 - i);
+  });
   return out;
 }
 

@@ -69,6 +69,11 @@ Plan plan_binary(BinaryOp op, DType t) {
   return {c, result};
 }
 
+void check_bool_sub(BinaryOp op, const Tensor& a, const Tensor& b) {
+  LAMINA_CHECK(op != BinaryOp::Sub || (a.dtype() != DType::Bool && b.dtype() != DType::Bool), TypeError,
+               "[sub] subtraction with a bool tensor is not supported; use logical_xor or ~ instead");
+}
+
 void check_int_zero(BinaryOp op, DType compute, const Tensor& b) {
   if (!(op == BinaryOp::FloorDiv || op == BinaryOp::Mod) || !is_integral(compute) || b.numel() == 0) return;
   Tensor bi = cast(b, DType::Int64).contiguous();
@@ -93,6 +98,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::vector<d
   const char* name = op_name(op);
   check_device(a, b, name);
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
+  check_bool_sub(op, a, b);
   Plan p = plan_binary(op, result_type(a, b));
   check_int_zero(op, p.compute, b);
   auto fn = cpu::kernels().binary[int(op)][int(p.compute)];
@@ -109,6 +115,7 @@ void binary_(BinaryOp op, const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   LAMINA_CHECK(shape == a.shape(), ShapeError, "[", name, "_] output with shape ", a.shape(),
                " doesn't match the broadcast shape ", shape);
+  check_bool_sub(op, a, b);
   Plan p = plan_binary(op, promote(a.dtype(), result_type(a, b)));
   LAMINA_CHECK(category(p.result) <= category(a.dtype()), TypeError, "[", name, "_] result type ",
                dtype_name(p.result), " can't be cast to the desired output type ", dtype_name(a.dtype()));

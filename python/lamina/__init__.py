@@ -3,6 +3,8 @@
 Hand-written C++ (SIMD, threads) and CUDA kernels under a PyTorch-shaped API: ``lamina.Tensor``
 with reverse-mode autograd, ``lamina.nn.functional``, zero-copy NumPy and DLPack exchange.
 """
+import builtins as _builtins
+
 from . import _C
 from ._C import ShapeError
 from ._dtype import dtype, bool_ as bool, int32, int64, float16, bfloat16, float32, float64  # noqa: A001
@@ -34,7 +36,7 @@ __version__ = _C.__version__
 
 def set_num_threads(n):
     """Sets how many threads lamina's CPU kernels use."""
-    _C.set_num_threads(int(n))
+    _C.set_num_threads(_builtins.int(n))
 
 
 def get_num_threads():

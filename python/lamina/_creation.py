@@ -21,6 +21,8 @@ def _shape(size):
             raise TypeError(f"size must be a sequence of ints, got {size!r}")
         if s < 0:
             raise ValueError(f"negative dimension {s} in size {tuple(size)}")
+        if s >= 1 << 63:
+            raise ValueError(f"dimension {s} in size {tuple(size)} does not fit in int64")
         out.append(int(s))
     return out
 
@@ -42,9 +44,12 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     if isinstance(data, Tensor):
         t = data.detach().to(dtype or data.dtype, copy=True)
         return _finish(t, device or data.device, requires_grad)
-    arr = np.array(data, copy=True)
-    if arr.dtype == object:
-        raise TypeError(f"[tensor] could not infer a dtype from {type(data).__name__} data")
+    try:
+        arr = np.array(data, copy=True)
+    except ValueError as e:
+        raise ValueError(f"[tensor] cannot make a tensor from {type(data).__name__} data: {e}") from None
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise TypeError(f"[tensor] could not infer a dtype from {type(data).__name__} data (NumPy sees {arr.dtype})")
     if not isinstance(data, np.ndarray) and not isinstance(data, np.generic):
         if arr.dtype.kind == "f":
             arr = arr.astype(np.float32)
@@ -55,14 +60,19 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     if dtype is not None:
         dt = to_dtype(dtype)
         if dt.name == "bfloat16":
-            t = _wrap(_C.from_numpy(np.ascontiguousarray(arr.astype(np.float32))).to(dt.code, 0, 0, True))
+            t = _wrap(_C.from_numpy(_c_order(arr.astype(np.float32))).to(dt.code, 0, 0, True))
             return _finish(t, device, requires_grad)
         arr = arr.astype(dt.numpy_dtype)
     elif arr.dtype.kind == "u" or (arr.dtype.kind == "i" and arr.dtype.itemsize < 4):
         arr = arr.astype(np.int64)
     elif arr.dtype.kind == "f" and arr.dtype.itemsize > 8:
         arr = arr.astype(np.float64)
-    return _finish(_wrap(_C.from_numpy(np.ascontiguousarray(arr))), device, requires_grad)
+    return _finish(_wrap(_C.from_numpy(_c_order(arr))), device, requires_grad)
+
+
+def _c_order(arr):
+    # Not np.ascontiguousarray: it turns 0-d arrays into 1-d ones.
+    return arr if arr.flags.c_contiguous else arr.copy(order="C")
 
 
 as_tensor = tensor
@@ -195,6 +205,8 @@ def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=Fa
     """Integers drawn uniformly from [low, high)."""
     if high is None:
         low, high = 0, low
+    elif size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high  # randint(high, size)
     if size is None:
         raise TypeError("[randint] missing the 'size' argument")
     return _random((tuple(size),), 2, low, high, dtype or int64, device, requires_grad)

@@ -188,8 +188,12 @@ class Tensor:
         return a.astype(dtype) if dtype is not None else a
 
     def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
-        if copy:
-            return self.clone().detach().__dlpack__(stream=stream, max_version=max_version)
+        if copy or (copy is None and any(s < 0 for s in self._t.strides)):
+            # Negative strides (flip) are legal DLPack but crash some consumers (PyTorch aborts
+            # the process on them), so such views go out as a copy unless copy=False.
+            return self.detach().clone().__dlpack__(stream=stream, max_version=max_version)
+        if copy is False and any(s < 0 for s in self._t.strides):
+            raise BufferError("[__dlpack__] a tensor with negative strides can't be exported without a copy")
         if dl_device is not None and tuple(dl_device) != self.__dlpack_device__():
             raise BufferError(f"[__dlpack__] cannot export a {self.device} tensor to device {dl_device} without a copy")
         if self.is_cuda:
@@ -289,6 +293,15 @@ class Tensor:
 
 
 _new = object.__new__
+
+
+def _register_with_autograd():
+    from .autograd import function
+    function._Tensor = Tensor
+    function._wrap = Tensor._wrap
+
+
+_register_with_autograd()
 
 
 def _rebuild(array, dtype_name, device, requires_grad):

@@ -65,22 +65,27 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        from .._tensor import Tensor
+        Tensor = _Tensor
         if getattr(_state, "enabled", True):
             for a in args:
                 if isinstance(a, Tensor) and a.requires_grad:
                     break
             else:
-                return Tensor._wrap(cls.forward(_NO_CTX, *args))
+                return _wrap(cls.forward(_NO_CTX, *args))
             ctx = cls.__new__(cls)
-            out = Tensor._wrap(cls.forward(ctx, *args))
+            out = _wrap(cls.forward(ctx, *args))
             ctx._next = [(a.grad_fn or a) if isinstance(a, Tensor) and a.requires_grad else None for a in args]
             ctx._shapes = [a._t.shape if isinstance(a, Tensor) else None for a in args]
-            if out.is_floating_point():
+            if out._t.dtype >= 3:  # floating point outputs carry gradients
                 out.requires_grad = True
                 out.grad_fn = ctx
             return out
-        return Tensor._wrap(cls.forward(_NO_CTX, *args))
+        return _wrap(cls.forward(_NO_CTX, *args))
+
+
+# Set by lamina._tensor once the Tensor class exists (the two modules import each other).
+_Tensor = None
+_wrap = None
 
 
 def _sum_to(g, shape):

@@ -13,6 +13,16 @@ def is_grad_enabled():
 class _GradMode:
     _mode = True
 
+    def __new__(cls, *args):
+        # ``@no_grad`` without parentheses: the function arrives in place of the (no) arguments.
+        if cls is not set_grad_enabled and len(args) == 1 and callable(args[0]):
+            return cls()(args[0])
+        return super().__new__(cls)
+
+    def __init__(self, *args):
+        if args:
+            raise TypeError(f"{type(self).__name__}() takes no arguments")
+
     def __enter__(self):
         self._prev = is_grad_enabled()
         _state.enabled = self._mode
@@ -22,10 +32,16 @@ class _GradMode:
         return False
 
     def __call__(self, fn):
+        mode = self._mode
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__():
+            prev = is_grad_enabled()
+            _state.enabled = mode
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                _state.enabled = prev
         return wrapper
 
 
@@ -49,6 +65,11 @@ class set_grad_enabled(_GradMode):
 
     def __enter__(self):
         pass
+
+    def __call__(self, fn):
+        # As a decorator the switch applies only inside calls: undo the one __init__ made.
+        _state.enabled = self._prev
+        return super().__call__(fn)
 
     def __exit__(self, *exc):
         _state.enabled = self._prev

@@ -21,17 +21,20 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
         out = fn(*inputs)
         return out if isinstance(out, (tuple, list)) else (out,)
 
-    outs = [o for o in outputs() if isinstance(o, Tensor) and o.requires_grad]
+    first = outputs()
+    # Positions of the differentiable outputs, so the no_grad re-evaluations project the same ones.
+    picked = [k for k, o in enumerate(first) if isinstance(o, Tensor) and o.requires_grad]
+    outs = [first[k] for k in picked]
     rng = np.random.default_rng(0)
     vs = [rng.standard_normal(tuple(o.shape)) for o in outs]
 
     def projected():
         with no_grad():
-            return sum(float((o.detach().numpy().astype(np.float64) * v).sum())
-                       for o, v in zip([o for o in outputs() if isinstance(o, Tensor)], vs))
+            res = outputs()
+            return sum(float((res[k].detach().numpy().astype(np.float64) * v).sum()) for k, v in zip(picked, vs))
 
-    analytic = autograd_grad(outs, [inputs[i] for i in diff], [tensor(v, dtype=o.dtype) for o, v in zip(outs, vs)],
-                             allow_unused=True)
+    seeds = [tensor(v, dtype=o.dtype).reshape(tuple(o.shape)) for o, v in zip(outs, vs)]
+    analytic = autograd_grad(outs, [inputs[i] for i in diff], seeds, allow_unused=True)
     for k, i in enumerate(diff):
         x = inputs[i]
         a = np.zeros(tuple(x.shape)) if analytic[k] is None else analytic[k].numpy()

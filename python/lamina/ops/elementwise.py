@@ -118,6 +118,7 @@ class Pow(Function):
                 return _C.unary(_U["square"], a._t)
             if a.is_floating_point() and not isinstance(b, bool):
                 return _C.unary(_U["pow_scalar"], a._t, [float(b)])
+            _check_int_pow(a, b)
             return _C.pow(a._t, b)
         out = _C.pow(a._t, b._t)
         ctx.save_for_backward(a, b, _wrap(out))
@@ -134,6 +135,11 @@ class Pow(Function):
         ga = g * b * a ** (b - 1) if a.requires_grad else None
         gb = g * out * log(where(a > 0, a, 1.0)) if b.requires_grad else None
         return ga, gb
+
+
+def _check_int_pow(a, b):
+    if not a.is_floating_point() and isinstance(b, int) and not isinstance(b, bool) and b < 0:
+        raise RuntimeError("[pow] integers to negative integer powers are not allowed")
 
 
 class RPow(Function):  # scalar ** tensor
@@ -217,7 +223,14 @@ def div(input, other, rounding_mode=None):
     if rounding_mode == "floor":
         return floor_divide(input, other)
     if rounding_mode == "trunc":
-        return trunc(div(input, other))
+        a = input if isinstance(input, Tensor) else other
+        if a.is_floating_point() or isinstance(input, float) or isinstance(other, float) or (
+                isinstance(other, Tensor) and other.is_floating_point()):
+            return trunc(div(input, other))
+        # Integers stay integers (exactly, also beyond 2**24): the floored quotient, moved up by
+        # one where it is negative and inexact.
+        q = floor_divide(input, other)
+        return q + ((remainder(input, other) != 0) & (q < 0))
     if rounding_mode is not None:
         raise ValueError(f"[div] rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
     if not isinstance(input, Tensor):
@@ -423,6 +436,14 @@ def clamp(input, min=None, max=None):
         if max is not None:
             out = minimum(out, max)
         return out
+    if not input.is_floating_point():
+        # An integer tensor clamped to float bounds becomes float, as PyTorch promotes it.
+        from .._dtype import BY_CODE
+        for bound in (min, max):
+            if bound is not None:
+                dt = BY_CODE[_C.result_type(input._t, bound)]
+                if dt != input.dtype and dt.is_floating_point:
+                    input = input.to(dt)
     return Clamp.apply(input, min, max)
 
 
@@ -478,6 +499,8 @@ def _inplace_binary(name):
 
     def op(self, other, **kw):
         _check_inplace(self, other)
+        if name == "pow":
+            _check_int_pow(self, other)
         if kw.get("alpha", 1) != 1:
             other = other * kw["alpha"]
         _C.binary_(code, self._t, _raw(other))
@@ -491,6 +514,9 @@ def _inplace_unary(fn):
         _check_inplace(self)
         with _no_grad():
             r = fn(self, *args, **kwargs)
+        if r.is_floating_point() and not self.is_floating_point():
+            raise TypeError(f"[{fn.__name__}_] result type {r.dtype.name} can't be cast to the desired output type "
+                            f"{self.dtype.name}")
         self._t.copy_(r._t)
         return self
     op.__name__ = fn.__name__ + "_"
@@ -566,19 +592,28 @@ def _where_method(self, condition, other):
     return where(condition, self, other)
 
 
+def _fast(cfn, fn_cls):
+    """Operator entry: straight to the kernel when no operand requires grad, else through autograd."""
+    def op(a, b):
+        if a.requires_grad or (isinstance(b, Tensor) and b.requires_grad):
+            return fn_cls.apply(a, b)
+        return _wrap(cfn(a._t, b._t if isinstance(b, Tensor) else b))
+    return op
+
+
 def _r(fn):
     return lambda self, other: fn(other, self)
 
 
 DUNDERS = {
-    "__add__": lambda a, b: Add.apply(a, b),
-    "__radd__": lambda a, b: Add.apply(a, b),
-    "__sub__": lambda a, b: Sub.apply(a, b),
-    "__rsub__": lambda a, b: RSub.apply(a, b),
-    "__mul__": lambda a, b: Mul.apply(a, b),
-    "__rmul__": lambda a, b: Mul.apply(a, b),
-    "__truediv__": lambda a, b: Div.apply(a, b),
-    "__rtruediv__": lambda a, b: RDiv.apply(a, b),
+    "__add__": _fast(_C.add, Add),
+    "__radd__": _fast(_C.add, Add),
+    "__sub__": _fast(_C.sub, Sub),
+    "__rsub__": _fast(_C.rsub, RSub),
+    "__mul__": _fast(_C.mul, Mul),
+    "__rmul__": _fast(_C.mul, Mul),
+    "__truediv__": _fast(_C.div, Div),
+    "__rtruediv__": _fast(_C.rdiv, RDiv),
     "__floordiv__": floor_divide,
     "__rfloordiv__": _r(floor_divide),
     "__mod__": remainder,

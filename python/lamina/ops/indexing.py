@@ -115,10 +115,12 @@ def _split_key(x, key):
 
 def _linear_index(view_shape, adv):
     """Broadcasts the index tensors and folds them into one flat index over their dims."""
-    idxs = [i for _, i in adv]
-    bshape = list(idxs[0].shape)
-    for i in idxs[1:]:
-        bshape = list(np.broadcast_shapes(tuple(bshape), tuple(i.shape)))
+    shapes = [tuple(i.shape) for _, i in adv]
+    try:
+        bshape = list(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise IndexError(f"shape mismatch: indexing tensors could not be broadcast together with shapes "
+                         f"{', '.join(map(str, shapes))}") from None
     lin = None
     for (dim, i) in adv:
         size = view_shape[dim]

@@ -163,6 +163,8 @@ class Cumsum(Function):
 
     @staticmethod
     def backward(ctx, g):
+        if g.ndim == 0:  # cumsum of a 0-d tensor is the identity
+            return g, None
         return g.flip(ctx.dim).cumsum(ctx.dim).flip(ctx.dim), None
 
 
@@ -173,12 +175,16 @@ class TakeAlongDim(Function):
     def forward(ctx, x, index, dim, keepdim):
         ctx.save_for_backward(index)
         ctx.dim, ctx.keepdim, ctx.shape = dim, keepdim, x.shape
+        if x.ndim == 0:  # a 0-d input is its own max: the one element, index 0
+            return x._t.clone()
         out = _C.gather(x._t, dim, index._t)
         return out if keepdim else out.reshape([s for i, s in enumerate(out.shape) if i != dim % builtins.max(x.ndim, 1)] if x.ndim else [])
 
     @staticmethod
     def backward(ctx, g):
         (index,) = ctx.saved_tensors
+        if not len(ctx.shape):
+            return g, None, None, None
         if not ctx.keepdim:
             g = g.unsqueeze(ctx.dim) if len(ctx.shape) else g
         from .._creation import zeros
@@ -250,16 +256,20 @@ def min(input, dim=None, keepdim=False):
     return _max_min(input, dim, keepdim, False, None)
 
 
-def argmax(input, dim=None, keepdim=False):
+def _arg(input, dim, keepdim, is_max):
     if dim is None:
-        return _wrap(_C.max_min_dim(input.reshape(-1)._t, 0, False, True)[1])
-    return _wrap(_C.max_min_dim(input._t, dim, keepdim, True)[1])
+        # Index into the flattened input; keepdim gives it the input's rank with every size 1.
+        idx = _wrap(_C.max_min_dim(input.reshape(-1)._t, 0, False, is_max)[1])
+        return idx.reshape([1] * input.ndim) if keepdim else idx
+    return _wrap(_C.max_min_dim(input._t, dim, keepdim, is_max)[1])
+
+
+def argmax(input, dim=None, keepdim=False):
+    return _arg(input, dim, keepdim, True)
 
 
 def argmin(input, dim=None, keepdim=False):
-    if dim is None:
-        return _wrap(_C.max_min_dim(input.reshape(-1)._t, 0, False, False)[1])
-    return _wrap(_C.max_min_dim(input._t, dim, keepdim, False)[1])
+    return _arg(input, dim, keepdim, False)
 
 
 def logsumexp(input, dim, keepdim=False):
@@ -285,11 +295,13 @@ def cumsum(input, dim, dtype=None):
 
 
 def all(input, dim=None, keepdim=False):
-    return _wrap(_C.amin(_C.ne(input._t, 0), dim, keepdim))
+    """True where no element along ``dim`` is zero (so True over an empty dim, like PyTorch)."""
+    return _wrap(_C.eq(_C.sum(_C.eq(input._t, 0), dim, keepdim), 0))
 
 
 def any(input, dim=None, keepdim=False):
-    return _wrap(_C.amax(_C.ne(input._t, 0), dim, keepdim))
+    """True where some element along ``dim`` is nonzero (NaN counts; False over an empty dim)."""
+    return _wrap(_C.ne(_C.sum(_C.ne(input._t, 0), dim, keepdim), 0))
 
 
 def count_nonzero(input, dim=None):

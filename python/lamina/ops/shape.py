@@ -93,8 +93,8 @@ class Cat(Function):
     @staticmethod
     def forward(ctx, dim, *xs):
         ctx.dim = dim
-        ctx.sizes = [x.shape[dim] if x.ndim else 0 for x in xs]
-        ctx.skip = [x.ndim == 1 and x.numel() == 0 for x in xs]
+        skip = [x.ndim == 1 and x.numel() == 0 for x in xs]  # PyTorch's legacy rule: 1-d empties drop out
+        ctx.skip, ctx.sizes = skip, [0 if s else x.shape[dim] for x, s in zip(xs, skip)]
         return _C.cat([x._t for x in xs], dim)
 
     @staticmethod
@@ -246,8 +246,9 @@ def clone(input):
     return Clone.apply(input)
 
 
-def flip(input, dims):
-    dims = [dims] if isinstance(dims, int) else list(dims)
+def flip(input, *dims):
+    """Reverses the order of elements along ``dims`` (``flip(x, (0, 1))`` or ``x.flip(0, 1)``): a view."""
+    dims = _shape_arg(dims)
     return Flip.apply(input, sorted({_wrap_dim(d, input.ndim, "flip") for d in dims}))
 
 
@@ -302,7 +303,10 @@ def cat(tensors, dim=0):
     for t in tensors:
         if not isinstance(t, Tensor):
             raise TypeError(f"[cat] expected a list of Tensors, got {type(t).__name__}")
-    return Cat.apply(dim, *tensors)
+    ref = next((t for t in tensors if not (t.ndim == 1 and t.numel() == 0)), tensors[0])
+    if ref.ndim == 0:
+        raise ValueError("[cat] zero-dimensional tensor cannot be concatenated")
+    return Cat.apply(_wrap_dim(dim, ref.ndim, "cat"), *tensors)
 
 
 concat = concatenate = cat
