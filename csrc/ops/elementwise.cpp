@@ -97,6 +97,21 @@ DType result_type(const Tensor& a, const Tensor& b) {
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::vector<double>& params) {
   const char* name = op_name(op);
   check_device(a, b, name);
+  // The common case (one dtype, contiguous, same shape or a 0-d right operand) skips the
+  // broadcasting and layout work, which dominates small ops.
+  if (a.dtype() == b.dtype() && a.is_contiguous() && b.is_contiguous() && (b.dim() == 0 || a.shape() == b.shape())) {
+    Plan p = plan_binary(op, a.dtype());
+    auto fn = cpu::kernels().binary[int(op)][int(p.compute)];
+    if (fn && p.compute == a.dtype()) {
+      check_int_zero(op, p.compute, b);
+      Tensor out = Tensor::empty(a.shape(), p.result);
+      const int64_t es = itemsize(a.dtype()), os = itemsize(p.result), bs = b.dim() == 0 ? 0 : es;
+      parallel_for(0, a.numel(), kGrain, [&](int64_t lo, int64_t hi) {
+        fn(hi - lo, a.bytes() + lo * es, es, b.bytes() + lo * bs, bs, out.bytes() + lo * os, os, params.data());
+      });
+      return out;
+    }
+  }
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   check_bool_sub(op, a, b);
   Plan p = plan_binary(op, result_type(a, b));

@@ -135,6 +135,8 @@ void check_gather_shapes(const Tensor& x, int64_t d, const Tensor& index, const 
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   require_cpu(x, "gather");
+  if (x.dim() == 0 && index.dim() == 0)  // PyTorch treats 0-d operands as one-element vectors
+    return gather(x.reshape({1}), dim, index.reshape({1})).reshape({});
   int64_t d = wrap_dim(dim, x.dim(), "gather");
   check_gather_shapes(x, d, index, "gather", nullptr);
   int64_t size = x.dim() ? x.shape()[d] : 1;
@@ -163,6 +165,8 @@ Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& 
   const char* op = accumulate ? "scatter_add" : "scatter";
   require_cpu(x, op);
   require_cpu(src_in, op);
+  if (x.dim() == 0 && index.dim() == 0 && src_in.dim() == 0)
+    return scatter(x.reshape({1}), dim, index.reshape({1}), src_in.reshape({1}), accumulate).reshape({});
   int64_t d = wrap_dim(dim, x.dim(), op);
   LAMINA_CHECK(src_in.dim() == x.dim(), ValueError, "[", op, "] src ", src_in.shape(), " must have as many dims as input ", x.shape());
   check_gather_shapes(x, d, index, op, &src_in);

@@ -10,7 +10,7 @@ from ..autograd.function import Function
 _wrap = Tensor._wrap
 
 
-def _dims(dim, ndim):
+def _dims(dim, ndim, op):
     """Reduced dims as a sorted list of non-negative ints (None means all)."""
     if dim is None:
         return list(range(ndim))
@@ -20,7 +20,7 @@ def _dims(dim, ndim):
     out = []
     for d in dim:
         if not -m <= d < m:
-            raise IndexError(f"dimension out of range (expected to be in range of [{-m}, {m - 1}], but got {d})")
+            raise IndexError(f"[{op}] dimension out of range (expected to be in range of [{-m}, {m - 1}], but got {d})")
         out.append(d % m if ndim else 0)
     return sorted(out) if ndim else []
 
@@ -38,7 +38,7 @@ def _unsqueeze_to(g, dims, keepdim):
 class Sum(Function):
     @staticmethod
     def forward(ctx, x, dim, keepdim):
-        ctx.dims = _dims(dim, x.ndim)
+        ctx.dims = _dims(dim, x.ndim, "sum")
         ctx.keepdim = keepdim
         ctx.shape = x.shape
         return _C.sum(x._t, dim, keepdim)
@@ -51,7 +51,7 @@ class Sum(Function):
 class Mean(Function):
     @staticmethod
     def forward(ctx, x, dim, keepdim):
-        ctx.dims = _dims(dim, x.ndim)
+        ctx.dims = _dims(dim, x.ndim, "mean")
         ctx.keepdim = keepdim
         ctx.shape = x.shape
         return _C.mean(x._t, dim, keepdim)
@@ -68,7 +68,7 @@ class Prod(Function):
     @staticmethod
     def forward(ctx, x, dim, keepdim):
         out = _C.prod(x._t, dim, keepdim)
-        ctx.dims = _dims(dim, x.ndim)
+        ctx.dims = _dims(dim, x.ndim, "prod")
         ctx.keepdim = keepdim
         ctx.save_for_backward(x, _wrap(out))
         return out
@@ -90,7 +90,7 @@ class Prod(Function):
 class Var(Function):
     @staticmethod
     def forward(ctx, x, dim, correction, keepdim):
-        ctx.dims = _dims(dim, x.ndim)
+        ctx.dims = _dims(dim, x.ndim, "var")
         ctx.keepdim = keepdim
         ctx.correction = correction
         ctx.save_for_backward(x)
@@ -110,7 +110,7 @@ class Amax(Function):
     @staticmethod
     def forward(ctx, x, dim, keepdim, is_max=True):
         out = (_C.amax if is_max else _C.amin)(x._t, dim, keepdim)
-        ctx.dims = _dims(dim, x.ndim)
+        ctx.dims = _dims(dim, x.ndim, "amax")
         ctx.keepdim = keepdim
         ctx.save_for_backward(x, _wrap(out))
         return out
@@ -127,7 +127,7 @@ class LogSumExp(Function):
     @staticmethod
     def forward(ctx, x, dim, keepdim):
         out = _C.logsumexp(x._t, dim, keepdim)
-        ctx.dims = _dims(dim, x.ndim)
+        ctx.dims = _dims(dim, x.ndim, "logsumexp")
         ctx.keepdim = keepdim
         ctx.save_for_backward(x, _wrap(out))
         return out
@@ -294,18 +294,23 @@ def cumsum(input, dim, dtype=None):
     return Cumsum.apply(input, dim)
 
 
+def _truth(t):
+    """A bool view of ``t``'s truth values; bool tensors pass through without a copy."""
+    return t._t if t.dtype.code == 0 else _C.ne(t._t, 0)
+
+
 def all(input, dim=None, keepdim=False):
     """True where no element along ``dim`` is zero (so True over an empty dim, like PyTorch)."""
-    return _wrap(_C.eq(_C.sum(_C.eq(input._t, 0), dim, keepdim), 0))
+    return _wrap(_C.eq(_C.sum(_C.unary(_C.UNARY["bitwise_not"], _truth(input)), dim, keepdim), 0))
 
 
 def any(input, dim=None, keepdim=False):
     """True where some element along ``dim`` is nonzero (NaN counts; False over an empty dim)."""
-    return _wrap(_C.ne(_C.sum(_C.ne(input._t, 0), dim, keepdim), 0))
+    return _wrap(_C.ne(_C.sum(_truth(input), dim, keepdim), 0))
 
 
 def count_nonzero(input, dim=None):
-    return _wrap(_C.sum(_C.ne(input._t, 0), dim, False))
+    return _wrap(_C.sum(_truth(input), dim, False))
 
 
 TENSOR_METHODS = ["sum", "mean", "prod", "var", "std", "amax", "amin", "max", "min", "argmax", "argmin", "logsumexp",

@@ -78,6 +78,8 @@ class Flip(Function):
         ctx.dims = dims
         t = x._t
         shape, strides, off = list(t.shape), list(t.strides), t.storage_offset
+        if not shape:
+            return t
         for d in dims:
             if shape[d] > 0:
                 off += (shape[d] - 1) * strides[d]
