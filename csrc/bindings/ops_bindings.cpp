@@ -7,6 +7,7 @@
 #include "ops/creation.h"
 #include "ops/elementwise.h"
 #include "ops/index.h"
+#include "ops/matmul.h"
 #include "ops/reduce.h"
 
 namespace lamina::py_glue {
@@ -107,6 +108,21 @@ void bind_ops(py::module_& m) {
     return maybe_nogil(x.numel(), [&] { return softmax(x, dim, log); });
   });
   m.def("cumsum", [](const Tensor& x, int64_t dim) { return maybe_nogil(x.numel(), [&] { return cumsum(x, dim); }); });
+
+  // Matrix products
+  m.def("matmul", [](const Tensor& a, const Tensor& b) {
+    py::gil_scoped_release r;
+    return matmul(a, b);
+  });
+  m.def("linear", [](const Tensor& x, const Tensor& w, std::optional<Tensor> bias, int act) {
+    LAMINA_CHECK(act >= 0 && act <= int(Activation::Silu), ValueError, "[linear] invalid activation code ", act);
+    py::gil_scoped_release r;
+    return linear(x, w, bias ? &*bias : nullptr, Activation(act));
+  }, py::arg("x"), py::arg("w"), py::arg("bias") = py::none(), py::arg("act") = 0);
+  m.def("fma_peak_gflops", [](double seconds) {
+    py::gil_scoped_release r;
+    return fma_peak_gflops(seconds);
+  }, py::arg("seconds") = 0.2);
 
   // Indexing
   m.def("index_select", [](const Tensor& x, int64_t dim, const Tensor& idx) {

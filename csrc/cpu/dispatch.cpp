@@ -4,18 +4,19 @@
 namespace lamina::cpu {
 
 namespace {
-Kernels build(void (*elementwise)(Kernels&), void (*reduce)(Kernels&)) {
+Kernels build(void (*elementwise)(Kernels&), void (*reduce)(Kernels&), void (*gemm)(Kernels&)) {
   Kernels k;
   elementwise(k);
   reduce(k);
+  gemm(k);
   return k;
 }
 }  // namespace
 
 const Kernels& kernels() {
-  static const Kernels avx512 = build(register_elementwise_avx512, register_reduce_avx512);
-  static const Kernels avx2 = build(register_elementwise_avx2, register_reduce_avx2);
-  static const Kernels base = build(register_elementwise_base, register_reduce_base);
+  static const Kernels avx512 = build(register_elementwise_avx512, register_reduce_avx512, register_gemm_avx512);
+  static const Kernels avx2 = build(register_elementwise_avx2, register_reduce_avx2, register_gemm_avx2);
+  static const Kernels base = build(register_elementwise_base, register_reduce_base, register_gemm_base);
   switch (current_isa()) {
     case Isa::Avx512: return avx512;
     case Isa::Avx2: return avx2;

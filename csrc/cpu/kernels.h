@@ -39,6 +39,19 @@ enum class RowOp : int { Softmax, LogSoftmax, LogSumExp, Count };
 using RowLoop = void (*)(int64_t rows, int64_t n, const char* in, char* out);
 using CumsumLoop = void (*)(int64_t A, int64_t R, int64_t K, const char* in, char* out);
 
+// C (M x N, row stride ldc) = A * B [+ bias per column] [-> act]; strides in elements.
+struct GemmArgs {
+  int64_t M = 0, N = 0, K = 0;
+  const char* A = nullptr; int64_t rsa = 0, csa = 0;
+  const char* B = nullptr; int64_t rsb = 0, csb = 0;
+  char* C = nullptr; int64_t ldc = 0;
+  const char* bias = nullptr;  // N values, or null
+  int act = 0;                 // 0 none, 1 relu, 2 gelu, 3 gelu (tanh), 4 silu
+  int threads = 1;
+  int64_t mc = 0, kc = 0, nc = 0;  // cache blocking
+};
+using GemmFn = void (*)(const GemmArgs&);
+
 struct Kernels {
   BinaryLoop binary[int(BinaryOp::Count)][kNumDTypes] = {};
   UnaryLoop unary[int(UnaryOp::Count)][kNumDTypes] = {};
@@ -47,6 +60,9 @@ struct Kernels {
   SqDevLoop sqdev[kNumDTypes] = {};
   RowLoop row[int(RowOp::Count)][kNumDTypes] = {};
   CumsumLoop cumsum[kNumDTypes] = {};
+  GemmFn gemm[kNumDTypes] = {};
+  int gemm_tile[kNumDTypes][2] = {};  // MR, NR of the micro-kernel
+  double (*fma_peak)(double seconds) = nullptr;
 };
 
 // The table for the ISA in use (detected once; see core/cpu_features.h for the override).
@@ -56,7 +72,8 @@ const Kernels& kernels();
 #define LAMINA_ISA_FN(name, isa) LAMINA_ISA_CAT_(name, isa)
 #define LAMINA_DECLARE_ISA(isa)                          \
   void LAMINA_ISA_FN(register_elementwise, isa)(Kernels&); \
-  void LAMINA_ISA_FN(register_reduce, isa)(Kernels&);
+  void LAMINA_ISA_FN(register_reduce, isa)(Kernels&); \
+  void LAMINA_ISA_FN(register_gemm, isa)(Kernels&);
 LAMINA_DECLARE_ISA(avx512)
 LAMINA_DECLARE_ISA(avx2)
 LAMINA_DECLARE_ISA(base)

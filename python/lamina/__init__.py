@@ -26,6 +26,7 @@ from .ops.reduce import (sum, mean, prod, var, std, amax, amin, max, min, argmax
 from .ops.shape import (reshape, permute, transpose, swapaxes, swapdims, t, movedim, squeeze, unsqueeze, flatten,
                         unflatten, ravel, clone, flip, narrow, split, chunk, unbind, cat, concat, concatenate, stack,
                         tril, triu, broadcast_to)
+from .ops.matmul import matmul
 from .ops.indexing import index_select, gather, scatter, scatter_add, index_add, masked_fill, nonzero
 from . import autograd, cuda, nn, backends  # noqa: E402
 

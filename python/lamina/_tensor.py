@@ -319,11 +319,11 @@ def _wrap_dim(d, n, op):
 
 def _install_methods():
     """Attaches the op families' functions as Tensor methods and operators."""
-    from .ops import elementwise as ew, reduce as rd, shape as sh, indexing as ix
+    from .ops import elementwise as ew, reduce as rd, shape as sh, indexing as ix, matmul as mm
 
-    for mod in (ew, rd, sh, ix):
+    for mod in (ew, rd, sh, ix, mm):
         for name in mod.TENSOR_METHODS:
             setattr(Tensor, name, getattr(mod, name))
-    for mod in (ew, sh, ix):
+    for mod in (ew, sh, ix, mm):
         for name, fn in mod.DUNDERS.items():
             setattr(Tensor, name, fn)

@@ -1,0 +1,355 @@
+// GEMM, Goto/BLIS style, compiled once per ISA (see CMakeLists.txt).
+//
+//   C (M x N, row stride ldc) = A (M x K, strides rsa/csa) * B (K x N, strides rsb/csb)
+//                               [+ bias per column] [-> activation]
+//
+// Blocking: for each NC-wide column panel of B and each KC-deep slice of K, the KC x NC block
+// of B is packed into NR-wide micro-panels (it stays in L3/L2), then each MC x KC block of A is
+// packed into MR-high micro-panels (it stays in L2) and the micro-kernel multiplies one A
+// micro-panel by one B micro-panel, keeping the MR x NR tile of C in registers for the whole
+// KC loop (the B micro-panel streams from L1). Packing reads A and B through their strides,
+// so transposed or sliced operands cost nothing extra. MC/KC/NC come from the caller, derived
+// from the detected cache sizes; MR/NR come from the register file of the ISA this file is
+// compiled for. Vectors are GCC vector extensions, so the same source becomes AVX-512, AVX2 or
+// SSE2 code and -mfma turns acc += a * b into fused multiply-adds.
+//
+// Small or skinny products (few rows, or little work in total) skip packing: rows of C are
+// built as AXPYs over contiguous rows of B, or as dot products when B is stored transposed.
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "core/parallel.h"
+#include "cpu/kernels.h"
+
+namespace lamina::cpu::LAMINA_ISA {
+#include "cpu/fast_math.h"
+namespace {
+
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+constexpr int kRows = 14;  // 14 x 2 zmm accumulators + 2 B vectors + 1 broadcast = 31 of 32 registers
+#elif defined(__AVX2__)
+constexpr int kVecBytes = 32;
+constexpr int kRows = 6;   // 6 x 2 ymm accumulators + 2 + 1 = 15 of 16 registers
+#else
+constexpr int kVecBytes = 16;
+constexpr int kRows = 4;   // SSE2: 4 x 2 xmm accumulators
+#endif
+
+typedef float vfloat __attribute__((vector_size(kVecBytes)));
+typedef double vdouble __attribute__((vector_size(kVecBytes)));
+// Unaligned views for loading and storing rows of C straight from registers.
+typedef float vfloat_u __attribute__((vector_size(kVecBytes), aligned(4)));
+typedef double vdouble_u __attribute__((vector_size(kVecBytes), aligned(8)));
+template <class T> struct Vec;
+template <> struct Vec<float> { using type = vfloat; using unaligned = vfloat_u; };
+template <> struct Vec<double> { using type = vdouble; using unaligned = vdouble_u; };
+
+template <class T>
+struct Tile {
+  using V = typename Vec<T>::type;
+  static constexpr int L = kVecBytes / int(sizeof(T));  // lanes per vector
+  static constexpr int MR = kRows;
+  static constexpr int NV = 2;                          // vectors per row of the tile
+  static constexpr int NR = NV * L;
+};
+
+// Packing buffers, kept per thread and grown on demand: a fresh allocation per call would
+// come from mmap and pay a page fault per 4 KiB on every product.
+template <class T>
+T* scratch(int slot, int64_t n) {
+  struct Slot { void* p = nullptr; size_t cap = 0; ~Slot() { std::free(p); } };
+  thread_local Slot slots[2];
+  Slot& s = slots[slot];
+  size_t bytes = (size_t(n) * sizeof(T) + 63) / 64 * 64 + 64;
+  if (bytes > s.cap) {
+    std::free(s.p);
+    s.p = std::aligned_alloc(64, bytes);
+    s.cap = s.p ? bytes : 0;
+    if (!s.p) throw std::bad_alloc();
+  }
+  return static_cast<T*>(s.p);
+}
+
+// ---- epilogue: bias per column, then the activation
+template <class T>
+inline T activate(T v, int act) {
+  switch (act) {
+    case 1: return v > T(0) ? v : T(0);
+    case 2: return T(0.5) * v * std::erfc(-v * T(0.70710678118654752440));
+    case 3: {
+      T u = T(0.79788456080286535588) * (v + T(0.044715) * v * v * v);
+      return v * vsigmoid(T(2) * u);
+    }
+    case 4: return v * vsigmoid(v);
+    default: return v;
+  }
+}
+
+template <class T>
+void epilogue(T* C, int64_t ldc, int64_t mr, int64_t nr, const T* bias, int act) {
+  if (!bias && !act) return;
+  for (int64_t i = 0; i < mr; ++i) {
+    T* row = C + i * ldc;
+    if (bias)
+      for (int64_t j = 0; j < nr; ++j) row[j] += bias[j];
+    if (act)
+      for (int64_t j = 0; j < nr; ++j) row[j] = activate(row[j], act);
+  }
+}
+
+// ---- micro-kernel: C[mr x nr] (+)= Ap (MR x kc, packed) * Bp (kc x NR, packed)
+template <class T>
+void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T* C, int64_t ldc, bool add,
+                  int64_t mr, int64_t nr) {
+  using S = Tile<T>;
+  using V = typename S::V;
+  using VU = typename Vec<T>::unaligned;
+  constexpr int MR = S::MR, NV = S::NV, NR = S::NR, L = S::L;
+  for (int i = 0; i < MR && i < mr; ++i) __builtin_prefetch(C + i * ldc, 1);
+  V acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = V{};
+  for (int64_t k = 0; k < kc; ++k) {
+    const V* b = reinterpret_cast<const V*>(Bp + k * NR);
+    V b0 = b[0], b1 = b[1];
+    const T* a = Ap + k * MR;
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      T ai = a[i];
+      acc[i][0] += b0 * ai;
+      acc[i][1] += b1 * ai;
+    }
+  }
+  if (mr == MR && nr == NR) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) {
+        VU* c = reinterpret_cast<VU*>(C + i * ldc + j * L);
+        *c = add ? *c + acc[i][j] : acc[i][j];
+      }
+    return;
+  }
+  alignas(64) T buf[MR * NR];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NV; ++j) std::memcpy(buf + i * NR + j * L, &acc[i][j], sizeof(V));
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nr; ++j) C[i * ldc + j] = add ? C[i * ldc + j] + buf[i * NR + j] : buf[i * NR + j];
+}
+
+// ---- packing: zero-padded micro-panels, reading through any strides
+template <class T>
+void pack_a(const T* A, int64_t rsa, int64_t csa, int64_t mc, int64_t kc, T* Ap) {
+  constexpr int MR = Tile<T>::MR;
+  for (int64_t ip = 0; ip < mc; ip += MR) {
+    int64_t mr = std::min<int64_t>(MR, mc - ip);
+    T* dst = Ap + ip * kc;
+    if (csa == 1) {
+      for (int64_t i = 0; i < mr; ++i) {
+        const T* row = A + (ip + i) * rsa;
+        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = row[k];
+      }
+    } else {
+      for (int64_t k = 0; k < kc; ++k) {
+        const T* col = A + k * csa + ip * rsa;
+        for (int64_t i = 0; i < mr; ++i) dst[k * MR + i] = col[i * rsa];
+      }
+    }
+    for (int64_t i = mr; i < MR; ++i)
+      for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = T(0);
+  }
+}
+
+template <class T>
+void pack_b_panel(const T* B, int64_t rsb, int64_t csb, int64_t kc, int64_t nr, T* dst) {
+  constexpr int NR = Tile<T>::NR;
+  if (csb == 1 && nr == NR) {
+    for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, B + k * rsb, sizeof(T) * NR);
+    return;
+  }
+  if (rsb == 1) {
+    for (int64_t j = 0; j < nr; ++j) {
+      const T* col = B + j * csb;
+      for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = col[k];
+    }
+  } else {
+    for (int64_t k = 0; k < kc; ++k)
+      for (int64_t j = 0; j < nr; ++j) dst[k * NR + j] = B[k * rsb + j * csb];
+  }
+  for (int64_t k = 0; k < kc; ++k)
+    for (int64_t j = nr; j < NR; ++j) dst[k * NR + j] = T(0);
+}
+
+template <class T>
+void gemm_packed(const GemmArgs& g) {
+  using S = Tile<T>;
+  constexpr int MR = S::MR, NR = S::NR;
+  const T* A = reinterpret_cast<const T*>(g.A);
+  const T* B = reinterpret_cast<const T*>(g.B);
+  T* C = reinterpret_cast<T*>(g.C);
+  const T* bias = reinterpret_cast<const T*>(g.bias);
+  const int64_t M = g.M, N = g.N, K = g.K;
+  const int64_t mc = std::max<int64_t>(MR, g.mc / MR * MR);
+  const int64_t kc = std::max<int64_t>(16, g.kc);
+  const int64_t nc = std::max<int64_t>(NR, g.nc / NR * NR);
+  const int nt = std::max(1, g.threads);
+  T* const bpack = scratch<T>(0, std::min(nc, (N + NR - 1) / NR * NR) * kc);
+  const int64_t n_ic = (M + mc - 1) / mc;
+  // Each thread packs its own A block when there are enough row blocks to go round;
+  // otherwise one A block at a time is shared and the threads split its column panels.
+  const bool split_rows = n_ic >= nt;
+  T* const apack = scratch<T>(1, mc * kc * (split_rows ? nt : 1));
+  for (int64_t jc = 0; jc < N; jc += nc) {
+    const int64_t ncur = std::min(nc, N - jc), n_jr = (ncur + NR - 1) / NR;
+    for (int64_t pc = 0; pc < K; pc += kc) {
+      const int64_t kcur = std::min(kc, K - pc);
+      const bool add = pc > 0, last = pc + kcur >= K;
+      parallel_for(0, n_jr, n_jr / nt + 1 > 4 ? 4 : 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t jr = lo; jr < hi; ++jr)
+          pack_b_panel(B + pc * g.rsb + (jc + jr * NR) * g.csb, g.rsb, g.csb, kcur,
+                       std::min<int64_t>(NR, ncur - jr * NR), bpack + jr * NR * kcur);
+      });
+      auto block = [&](int64_t ic, const T* ap, int64_t jr_lo, int64_t jr_hi) {
+        const int64_t mcur = std::min(mc, M - ic);
+        for (int64_t jr = jr_lo; jr < jr_hi; ++jr) {
+          const int64_t nr = std::min<int64_t>(NR, ncur - jr * NR);
+          for (int64_t ir = 0; ir < mcur; ir += MR) {
+            const int64_t mr = std::min<int64_t>(MR, mcur - ir);
+            T* c = C + (ic + ir) * g.ldc + jc + jr * NR;
+            micro_kernel<T>(kcur, ap + ir * kcur, bpack + jr * NR * kcur, c, g.ldc, add, mr, nr);
+            if (last) epilogue<T>(c, g.ldc, mr, nr, bias ? bias + jc + jr * NR : nullptr, g.act);
+          }
+        }
+      };
+      if (split_rows) {
+        parallel_for(0, n_ic, 0, [&](int64_t lo, int64_t hi) {
+          T* ap = apack + int64_t(omp_get_thread_num()) * mc * kc;
+          for (int64_t b = lo; b < hi; ++b) {
+            const int64_t ic = b * mc;
+            pack_a(A + ic * g.rsa + pc * g.csa, g.rsa, g.csa, std::min(mc, M - ic), kcur, ap);
+            block(ic, ap, 0, n_jr);
+          }
+        });
+      } else {
+        for (int64_t ic = 0; ic < M; ic += mc) {
+          pack_a(A + ic * g.rsa + pc * g.csa, g.rsa, g.csa, std::min(mc, M - ic), kcur, apack);
+          parallel_for(0, n_jr, 0, [&](int64_t lo, int64_t hi) { block(ic, apack, lo, hi); });
+        }
+      }
+    }
+  }
+}
+
+// ---- small and skinny products: no packing
+template <class T>
+void gemm_direct(const GemmArgs& g) {
+  const T* A = reinterpret_cast<const T*>(g.A);
+  const T* B = reinterpret_cast<const T*>(g.B);
+  T* C = reinterpret_cast<T*>(g.C);
+  const T* bias = reinterpret_cast<const T*>(g.bias);
+  const int64_t M = g.M, N = g.N, K = g.K;
+  const bool dots = g.rsb == 1 && g.csa == 1 && g.csb != 1;  // B stored transposed: rows of A dot rows of B^T
+  auto rows = [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      T* c = C + i * g.ldc;
+      const T* a = A + i * g.rsa;
+      if (dots) {
+        for (int64_t j = j0; j < j1; ++j) {
+          const T* b = B + j * g.csb;
+          constexpr int U = 16;
+          T lanes[U] = {};
+          int64_t k = 0;
+          for (; k + U <= K; k += U)
+            for (int u = 0; u < U; ++u) lanes[u] += a[k + u] * b[k + u];
+          T s = 0;
+          for (; k < K; ++k) s += a[k] * b[k];
+          for (int u = 0; u < U; ++u) s += lanes[u];
+          c[j] = s;
+        }
+      } else {
+        for (int64_t j = j0; j < j1; ++j) c[j] = T(0);
+        for (int64_t k = 0; k < K; ++k) {
+          const T av = a[k * g.csa];
+          const T* b = B + k * g.rsb;
+          if (g.csb == 1)
+            for (int64_t j = j0; j < j1; ++j) c[j] += av * b[j];
+          else
+            for (int64_t j = j0; j < j1; ++j) c[j] += av * b[j * g.csb];
+        }
+      }
+      epilogue<T>(c + j0, g.ldc, 1, j1 - j0, bias ? bias + j0 : nullptr, g.act);
+    }
+  };
+  if (M >= g.threads || N < 64) {
+    parallel_for(0, M, std::max<int64_t>(1, 4096 / std::max<int64_t>(N * K, 1)), [&](int64_t lo, int64_t hi) { rows(lo, hi, 0, N); });
+  } else {
+    parallel_for(0, N, std::max<int64_t>(16, 4096 / std::max<int64_t>(K, 1)), [&](int64_t lo, int64_t hi) { rows(0, M, lo, hi); });
+  }
+}
+
+template <class T>
+void gemm(const GemmArgs& g) {
+  if (g.M == 0 || g.N == 0) return;
+  if (g.K == 0) {
+    T* C = reinterpret_cast<T*>(g.C);
+    for (int64_t i = 0; i < g.M; ++i) std::memset(C + i * g.ldc, 0, size_t(g.N) * sizeof(T));
+    epilogue<T>(C, g.ldc, g.M, g.N, reinterpret_cast<const T*>(g.bias), g.act);
+    return;
+  }
+  // Packing pays off once each packed element is reused enough times.
+  const bool small = g.M <= 4 || double(g.M) * double(g.N) * double(g.K) < 48.0 * 48.0 * 48.0;
+  if (small) gemm_direct<T>(g);
+  else gemm_packed<T>(g);
+}
+
+// Single-thread FMA throughput: independent accumulator chains, enough to cover the FMA
+// latency on every port.
+double fma_peak_gflops(double seconds) {
+  using V = vfloat;
+  constexpr int L = kVecBytes / 4, NACC = kVecBytes == 64 ? 24 : 12;
+  V acc[NACC];
+  for (int i = 0; i < NACC; ++i) acc[i] = V{} + float(i) * 1e-3f;
+  const V m = V{} + 0.999999f, a = V{} + 1e-7f;
+  int64_t iters = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  double elapsed = 0;
+  while (elapsed < seconds) {
+    for (int r = 0; r < 4096; ++r) {
+#pragma GCC unroll 24
+      for (int i = 0; i < NACC; ++i) acc[i] = acc[i] * m + a;
+    }
+    iters += 4096;
+    elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  float sink = 0;
+  for (int i = 0; i < NACC; ++i)
+    for (int l = 0; l < L; ++l) sink += acc[i][l];
+  volatile float keep = sink;
+  (void)keep;
+  return double(iters) * NACC * L * 2 / elapsed / 1e9;
+}
+
+}  // namespace
+}  // namespace lamina::cpu::LAMINA_ISA
+
+namespace lamina::cpu {
+
+void LAMINA_ISA_FN(register_gemm, LAMINA_ISA)(Kernels& k) {
+  using namespace LAMINA_ISA;
+  k.gemm[int(DType::Float32)] = gemm<float>;
+  k.gemm[int(DType::Float64)] = gemm<double>;
+  k.gemm_tile[int(DType::Float32)][0] = Tile<float>::MR;
+  k.gemm_tile[int(DType::Float32)][1] = Tile<float>::NR;
+  k.gemm_tile[int(DType::Float64)][0] = Tile<double>::MR;
+  k.gemm_tile[int(DType::Float64)][1] = Tile<double>::NR;
+  k.fma_peak = fma_peak_gflops;
+}
+
+}  // namespace lamina::cpu
