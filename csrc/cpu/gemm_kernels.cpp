@@ -116,6 +116,7 @@ void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T*
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) acc[i][j] = V{};
+#pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
     const V* b = reinterpret_cast<const V*>(Bp + k * NR);
     V b0 = b[0], b1 = b[1];
@@ -205,7 +206,8 @@ void gemm_packed(const GemmArgs& g) {
   // Each thread packs its own A block when there are enough row blocks to go round;
   // otherwise one A block at a time is shared and the threads split its column panels.
   const bool split_rows = n_ic >= nt;
-  T* const apack = scratch<T>(1, mc * kc * (split_rows ? nt : 1));
+  // Shared A block; in split_rows mode each worker packs into its own thread's buffer instead.
+  T* const apack = split_rows ? nullptr : scratch<T>(1, mc * kc);
   for (int64_t jc = 0; jc < N; jc += nc) {
     const int64_t ncur = std::min(nc, N - jc), n_jr = (ncur + NR - 1) / NR;
     for (int64_t pc = 0; pc < K; pc += kc) {
@@ -230,7 +232,7 @@ void gemm_packed(const GemmArgs& g) {
       };
       if (split_rows) {
         parallel_for(0, n_ic, 0, [&](int64_t lo, int64_t hi) {
-          T* ap = apack + int64_t(omp_get_thread_num()) * mc * kc;
+          T* ap = scratch<T>(1, mc * kc);
           for (int64_t b = lo; b < hi; ++b) {
             const int64_t ic = b * mc;
             pack_a(A + ic * g.rsa + pc * g.csa, g.rsa, g.csa, std::min(mc, M - ic), kcur, ap);
