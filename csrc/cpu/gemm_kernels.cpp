@@ -257,7 +257,8 @@ void gemm_direct(const GemmArgs& g) {
   T* C = reinterpret_cast<T*>(g.C);
   const T* bias = reinterpret_cast<const T*>(g.bias);
   const int64_t M = g.M, N = g.N, K = g.K;
-  const bool dots = g.rsb == 1 && g.csa == 1 && g.csb != 1;  // B stored transposed: rows of A dot rows of B^T
+  // B stored transposed (or a single column): rows of A dot columns of B, both contiguous.
+  const bool dots = g.rsb == 1 && g.csa == 1 && (g.csb != 1 || N == 1);
   auto rows = [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     for (int64_t i = i0; i < i1; ++i) {
       T* c = C + i * g.ldc;
@@ -306,7 +307,7 @@ void gemm(const GemmArgs& g) {
     return;
   }
   // Packing pays off once each packed element is reused enough times.
-  const bool small = g.M <= 4 || double(g.M) * double(g.N) * double(g.K) < 48.0 * 48.0 * 48.0;
+  const bool small = g.M <= 4 || g.N <= 2 || double(g.M) * double(g.N) * double(g.K) < 48.0 * 48.0 * 48.0;
   if (small) gemm_direct<T>(g);
   else gemm_packed<T>(g);
 }
