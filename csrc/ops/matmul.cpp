@@ -75,7 +75,13 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   LAMINA_CHECK(b.shape()[b.dim() - 2] == K, ShapeError, "[matmul] shapes ", a_in.shape(), " and ", b_in.shape(),
                " cannot be multiplied (", K, " != ", b.shape()[b.dim() - 2], ")");
   Shape abatch(a.shape().begin(), a.shape().end() - 2), bbatch(b.shape().begin(), b.shape().end() - 2);
-  Shape batch = broadcast_shapes(abatch, bbatch, "matmul");
+  Shape batch;
+  try {
+    batch = broadcast_shapes(abatch, bbatch, "matmul");
+  } catch (const ShapeError&) {
+    fail<ShapeError>("[matmul] batch dimensions of shapes ", a_in.shape(), " and ", b_in.shape(),
+                     " cannot be broadcast together");
+  }
   Shape ashape = batch, bshape = batch;
   ashape.insert(ashape.end(), {M, K});
   bshape.insert(bshape.end(), {K, N});

@@ -4,7 +4,7 @@
 as strides (no copies); broadcast batch dims are summed by the autograd engine."""
 from .. import _C
 from .._tensor import Tensor
-from ..autograd.function import Function
+from ..autograd.function import Function, _NO_CTX
 
 _wrap = Tensor._wrap
 _ACTIVATIONS = {None: 0, "relu": 1, "gelu": 2, "gelu_tanh": 3, "silu": 4}
@@ -55,11 +55,15 @@ def matmul(input, other):
 class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b, act):
-        out = _C.linear(x._t, w._t, b._t if b is not None else None, _ACTIVATIONS[act])
+        bt = b._t if b is not None else None
         ctx.act = act
-        # Activations' derivatives need the pre-activation; keep it only when there is one.
-        ctx.save_for_backward(x, w, _wrap(_C.linear(x._t, w._t, b._t if b is not None else None, 0)) if act else None)
-        return out
+        if act is None or ctx is _NO_CTX:
+            ctx.save_for_backward(x, w, None)
+            return _C.linear(x._t, w._t, bt, _ACTIVATIONS[act])
+        # The activation's derivative needs the pre-activation: keep it, activate separately.
+        pre = _C.linear(x._t, w._t, bt, 0)
+        ctx.save_for_backward(x, w, _wrap(pre))
+        return _C.unary(_C.UNARY[act], pre)
 
     @staticmethod
     def backward(ctx, g):
