@@ -13,11 +13,12 @@ void set_num_threads(int n);
 // worth more than `grain` units of work and more than one thread is allowed.
 template <class F>
 void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
-  int64_t n = end - begin;
+  const int64_t n = end - begin;
   if (n <= 0) return;
-  int nt = get_num_threads();
+  grain = std::max<int64_t>(grain, 1);
+  const int nt = get_num_threads();
   if (nt <= 1 || n <= grain || omp_in_parallel()) { f(begin, end); return; }
-  int64_t chunks = std::min<int64_t>(nt, (n + grain - 1) / std::max<int64_t>(grain, 1));
+  const int64_t chunks = std::min<int64_t>(nt, (n + grain - 1) / grain);
 #pragma omp parallel num_threads(int(chunks))
   {
     int64_t t = omp_get_thread_num(), nth = omp_get_num_threads();

@@ -202,11 +202,9 @@ void gemm_packed(const GemmArgs& g) {
   const int64_t nc = std::max<int64_t>(NR, g.nc / NR * NR);
   const int nt = std::max(1, g.threads);
   T* const bpack = scratch<T>(0, std::min(nc, (N + NR - 1) / NR * NR) * kc);
-  const int64_t n_ic = (M + mc - 1) / mc;
-  // Each thread packs its own A block when there are enough row blocks to go round;
-  // otherwise one A block at a time is shared and the threads split its column panels.
-  const bool split_rows = n_ic >= nt;
-  // Shared A block; in split_rows mode each worker packs into its own thread's buffer instead.
+  // With enough rows, each thread takes an equal share of them (to MR granularity), packs its
+  // own A blocks and sweeps the shared packed B; otherwise the threads split B's micro-panels.
+  const bool split_rows = nt > 1 && M >= int64_t(nt) * 2 * MR;
   T* const apack = split_rows ? nullptr : scratch<T>(1, mc * kc);
   for (int64_t jc = 0; jc < N; jc += nc) {
     const int64_t ncur = std::min(nc, N - jc), n_jr = (ncur + NR - 1) / NR;
@@ -218,8 +216,8 @@ void gemm_packed(const GemmArgs& g) {
           pack_b_panel(B + pc * g.rsb + (jc + jr * NR) * g.csb, g.rsb, g.csb, kcur,
                        std::min<int64_t>(NR, ncur - jr * NR), bpack + jr * NR * kcur);
       });
-      auto block = [&](int64_t ic, const T* ap, int64_t jr_lo, int64_t jr_hi) {
-        const int64_t mcur = std::min(mc, M - ic);
+      // C[ic : ic + mcur, jc + jr * NR ...] for the packed A block `ap`.
+      auto block = [&](int64_t ic, int64_t mcur, const T* ap, int64_t jr_lo, int64_t jr_hi) {
         for (int64_t jr = jr_lo; jr < jr_hi; ++jr) {
           const int64_t nr = std::min<int64_t>(NR, ncur - jr * NR);
           for (int64_t ir = 0; ir < mcur; ir += MR) {
@@ -231,18 +229,22 @@ void gemm_packed(const GemmArgs& g) {
         }
       };
       if (split_rows) {
-        parallel_for(0, n_ic, 0, [&](int64_t lo, int64_t hi) {
+        parallel_for(0, nt, 0, [&](int64_t lo, int64_t hi) {
           T* ap = scratch<T>(1, mc * kc);
-          for (int64_t b = lo; b < hi; ++b) {
-            const int64_t ic = b * mc;
-            pack_a(A + ic * g.rsa + pc * g.csa, g.rsa, g.csa, std::min(mc, M - ic), kcur, ap);
-            block(ic, ap, 0, n_jr);
+          for (int64_t t = lo; t < hi; ++t) {
+            const int64_t r0 = M * t / nt / MR * MR, r1 = t + 1 == nt ? M : M * (t + 1) / nt / MR * MR;
+            for (int64_t ic = r0; ic < r1; ic += mc) {
+              const int64_t mcur = std::min(mc, r1 - ic);
+              pack_a(A + ic * g.rsa + pc * g.csa, g.rsa, g.csa, mcur, kcur, ap);
+              block(ic, mcur, ap, 0, n_jr);
+            }
           }
         });
       } else {
         for (int64_t ic = 0; ic < M; ic += mc) {
-          pack_a(A + ic * g.rsa + pc * g.csa, g.rsa, g.csa, std::min(mc, M - ic), kcur, apack);
-          parallel_for(0, n_jr, 0, [&](int64_t lo, int64_t hi) { block(ic, apack, lo, hi); });
+          const int64_t mcur = std::min(mc, M - ic);
+          pack_a(A + ic * g.rsa + pc * g.csa, g.rsa, g.csa, mcur, kcur, apack);
+          parallel_for(0, n_jr, 0, [&](int64_t lo, int64_t hi) { block(ic, mcur, apack, lo, hi); });
         }
       }
     }
