@@ -142,7 +142,13 @@ def _error(e):
             "traceback": traceback.format_exc(limit=-3)}
 
 
-def time_case(case, libs, repeats, min_time=0.05, budget=30.0):
+# With several threads, a library's idle workers keep spinning for a while after its batch
+# (OpenBLAS for about 0.1 s) and would steal cores from whichever library runs next; a pause
+# before each batch lets every runtime park its threads, so no library pays for another.
+SETTLE_SECONDS = 0.2
+
+
+def time_case(case, libs, repeats, min_time=0.05, budget=30.0, settle=0.0):
     """Times ``case`` for each of ``libs``; returns {lib: result or None (not applicable)}.
 
     A result holds ``seconds`` (median per call), ``samples`` (rounds timed), ``calls`` (per
@@ -170,6 +176,8 @@ def time_case(case, libs, repeats, min_time=0.05, budget=30.0):
         for lib in list(fns):
             if len(samples[lib]) >= quota[lib]:
                 continue
+            if settle:
+                time.sleep(settle)
             try:
                 samples[lib].append(_batch(fns[lib], calls[lib]))
             except Exception as e:  # noqa: BLE001
@@ -243,7 +251,7 @@ def worker(suite, cases, threads, repeats, out, start=0, min_time=0.05, budget=3
             bar.update(i, case.label())
             f.write(json.dumps({"start": i}) + "\n")
             f.flush()
-            results = time_case(case, libs, repeats, min_time, budget)
+            results = time_case(case, libs, repeats, min_time, budget, SETTLE_SECONDS if threads > 1 else 0.0)
             f.write(json.dumps(make_record(suite, case, threads, results, lib_threads)) + "\n")
             f.flush()
         bar.update(len(cases), "done")
