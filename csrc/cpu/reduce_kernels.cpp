@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/kernels.h"
@@ -189,6 +190,20 @@ void cumsum_loop(int64_t An, int64_t R, int64_t K, const char* in_, char* out_) 
 constexpr int F32 = int(DType::Float32), F64 = int(DType::Float64), I32 = int(DType::Int32),
               I64 = int(DType::Int64), B = int(DType::Bool);
 
+// With `widen`, float32 accumulates in float64 and integers and bools produce int64 (sum and
+// prod, like PyTorch); otherwise every type reduces in itself (max and min).
+template <class Op, bool widen>
+void register_op(ReduceLoop* t) {
+  using F32Acc = std::conditional_t<widen, double, float>;
+  using I32Out = std::conditional_t<widen, int64_t, int32_t>;
+  using BoolOut = std::conditional_t<widen, int64_t, bool>;
+  t[F32] = reduce_loop<Op, float, F32Acc, float>;
+  t[F64] = reduce_loop<Op, double, double, double>;
+  t[I32] = reduce_loop<Op, int32_t, I32Out, I32Out>;
+  t[I64] = reduce_loop<Op, int64_t, int64_t, int64_t>;
+  t[B] = reduce_loop<Op, bool, BoolOut, BoolOut>;
+}
+
 }  // namespace
 }  // namespace lamina::cpu::LAMINA_ISA
 
@@ -196,31 +211,10 @@ namespace lamina::cpu {
 
 void LAMINA_ISA_FN(register_reduce, LAMINA_ISA)(Kernels& k) {
   using namespace LAMINA_ISA;
-  // Sum and prod of integers and bools produce int64, like PyTorch.
-  auto& sum = k.reduce[int(ReduceOp::Sum)];
-  sum[F32] = reduce_loop<SumR, float, double, float>;
-  sum[F64] = reduce_loop<SumR, double, double, double>;
-  sum[I32] = reduce_loop<SumR, int32_t, int64_t, int64_t>;
-  sum[I64] = reduce_loop<SumR, int64_t, int64_t, int64_t>;
-  sum[B] = reduce_loop<SumR, bool, int64_t, int64_t>;
-  auto& prod = k.reduce[int(ReduceOp::Prod)];
-  prod[F32] = reduce_loop<ProdR, float, double, float>;
-  prod[F64] = reduce_loop<ProdR, double, double, double>;
-  prod[I32] = reduce_loop<ProdR, int32_t, int64_t, int64_t>;
-  prod[I64] = reduce_loop<ProdR, int64_t, int64_t, int64_t>;
-  prod[B] = reduce_loop<ProdR, bool, int64_t, int64_t>;
-  auto& mx = k.reduce[int(ReduceOp::Max)];
-  mx[F32] = reduce_loop<MaxR, float, float, float>;
-  mx[F64] = reduce_loop<MaxR, double, double, double>;
-  mx[I32] = reduce_loop<MaxR, int32_t, int32_t, int32_t>;
-  mx[I64] = reduce_loop<MaxR, int64_t, int64_t, int64_t>;
-  mx[B] = reduce_loop<MaxR, bool, bool, bool>;
-  auto& mn = k.reduce[int(ReduceOp::Min)];
-  mn[F32] = reduce_loop<MinR, float, float, float>;
-  mn[F64] = reduce_loop<MinR, double, double, double>;
-  mn[I32] = reduce_loop<MinR, int32_t, int32_t, int32_t>;
-  mn[I64] = reduce_loop<MinR, int64_t, int64_t, int64_t>;
-  mn[B] = reduce_loop<MinR, bool, bool, bool>;
+  register_op<SumR, true>(k.reduce[int(ReduceOp::Sum)]);
+  register_op<ProdR, true>(k.reduce[int(ReduceOp::Prod)]);
+  register_op<MaxR, false>(k.reduce[int(ReduceOp::Max)]);
+  register_op<MinR, false>(k.reduce[int(ReduceOp::Min)]);
   k.arg[F32] = arg_loop<float>; k.arg[F64] = arg_loop<double>;
   k.arg[I32] = arg_loop<int32_t>; k.arg[I64] = arg_loop<int64_t>; k.arg[B] = arg_loop<bool>;
   k.sqdev[F32] = sqdev_loop<float>; k.sqdev[F64] = sqdev_loop<double>;

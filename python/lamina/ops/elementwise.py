@@ -65,12 +65,19 @@ class RSub(Function):  # scalar - tensor
         return -g, None
 
 
-class Mul(Function):
-    @staticmethod
-    def forward(ctx, a, b):
+class _SavesOperands(Function):
+    """A binary op whose backward reads both operands (``b`` may be a Python scalar)."""
+    kernel = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
         ctx.save_for_backward(a, b if isinstance(b, Tensor) else None)
         ctx.scalar = b
-        return _C.mul(a._t, _raw(b))
+        return cls.kernel(a._t, _raw(b))
+
+
+class Mul(_SavesOperands):
+    kernel = staticmethod(_C.mul)
 
     @staticmethod
     def backward(ctx, g):
@@ -80,12 +87,8 @@ class Mul(Function):
         return g * b, g * a
 
 
-class Div(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b if isinstance(b, Tensor) else None)
-        ctx.scalar = b
-        return _C.div(a._t, _raw(b))
+class Div(_SavesOperands):
+    kernel = staticmethod(_C.div)
 
     @staticmethod
     def backward(ctx, g):
@@ -156,11 +159,8 @@ class RPow(Function):  # scalar ** tensor
         return g * out * math.log(ctx.scalar) if ctx.scalar > 0 else g * 0, None
 
 
-class Maximum(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _C.maximum(a._t, b._t)
+class Maximum(_SavesOperands):
+    kernel = staticmethod(_C.maximum)
 
     @staticmethod
     def backward(ctx, g):
@@ -168,11 +168,8 @@ class Maximum(Function):
         return _select_grad(g, a, b, a > b)
 
 
-class Minimum(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _C.minimum(a._t, b._t)
+class Minimum(_SavesOperands):
+    kernel = staticmethod(_C.minimum)
 
     @staticmethod
     def backward(ctx, g):
@@ -187,11 +184,8 @@ def _select_grad(g, a, b, a_wins):
     return g * wa, g * (1 - wa)
 
 
-class Atan2(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _C.atan2(a._t, b._t)
+class Atan2(_SavesOperands):
+    kernel = staticmethod(_C.atan2)
 
     @staticmethod
     def backward(ctx, g):

@@ -5,6 +5,7 @@ as strides (no copies); broadcast batch dims are summed by the autograd engine."
 from .. import _C
 from .._tensor import Tensor
 from ..autograd.function import Function, _NO_CTX
+from .elementwise import _SavesOperands
 
 _wrap = Tensor._wrap
 _ACTIVATIONS = {None: 0, "relu": 1, "gelu": 2, "gelu_tanh": 3, "silu": 4}
@@ -14,11 +15,8 @@ def _mT(t):
     return t.transpose(-2, -1)
 
 
-class Matmul(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _C.matmul(a._t, b._t)
+class Matmul(_SavesOperands):
+    kernel = staticmethod(_C.matmul)
 
     @staticmethod
     def backward(ctx, g):

@@ -64,14 +64,23 @@ class Mean(Function):
         return _unsqueeze_to(g, ctx.dims, ctx.keepdim).expand(ctx.shape) / builtins.max(n, 1), None, None
 
 
-class Prod(Function):
-    @staticmethod
-    def forward(ctx, x, dim, keepdim):
-        out = _C.prod(x._t, dim, keepdim)
-        ctx.dims = _dims(dim, x.ndim, "prod")
+class _ReadsOutput(Function):
+    """A reduction whose backward needs its input and its output; subclasses set the kernel."""
+    kernel = None
+    op = None
+
+    @classmethod
+    def forward(cls, ctx, x, dim, keepdim, *extra):
+        out = cls.kernel(x._t, dim, keepdim, *extra)
+        ctx.dims = _dims(dim, x.ndim, cls.op)
         ctx.keepdim = keepdim
         ctx.save_for_backward(x, _wrap(out))
         return out
+
+
+class Prod(_ReadsOutput):
+    kernel = staticmethod(_C.prod)
+    op = "prod"
 
     @staticmethod
     def backward(ctx, g):
@@ -106,14 +115,9 @@ class Var(Function):
         return _unsqueeze_to(g, ctx.dims, ctx.keepdim) * 2 * (x - mu) / builtins.max(n - ctx.correction, 0), None, None, None
 
 
-class Amax(Function):
-    @staticmethod
-    def forward(ctx, x, dim, keepdim, is_max=True):
-        out = (_C.amax if is_max else _C.amin)(x._t, dim, keepdim)
-        ctx.dims = _dims(dim, x.ndim, "amax")
-        ctx.keepdim = keepdim
-        ctx.save_for_backward(x, _wrap(out))
-        return out
+class Amax(_ReadsOutput):
+    kernel = staticmethod(lambda t, dim, keepdim, is_max=True: (_C.amax if is_max else _C.amin)(t, dim, keepdim))
+    op = "amax"
 
     @staticmethod
     def backward(ctx, g):
@@ -123,14 +127,9 @@ class Amax(Function):
         return _unsqueeze_to(g, ctx.dims, ctx.keepdim) * mask / mask.sum(dim=ctx.dims, keepdim=True), None, None, None
 
 
-class LogSumExp(Function):
-    @staticmethod
-    def forward(ctx, x, dim, keepdim):
-        out = _C.logsumexp(x._t, dim, keepdim)
-        ctx.dims = _dims(dim, x.ndim, "logsumexp")
-        ctx.keepdim = keepdim
-        ctx.save_for_backward(x, _wrap(out))
-        return out
+class LogSumExp(_ReadsOutput):
+    kernel = staticmethod(_C.logsumexp)
+    op = "logsumexp"
 
     @staticmethod
     def backward(ctx, g):
