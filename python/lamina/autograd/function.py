@@ -6,7 +6,7 @@ A Function's ``forward(ctx, *args)`` receives lamina Tensors (and plain values) 
 Gradients for broadcast inputs are summed back to the input's shape here, in one place.
 Each recorded call is a node: the ctx object itself, kept as the output's ``grad_fn``.
 """
-from .grad_mode import _state
+from .grad_mode import _state, set_grad_enabled
 
 
 class _NoCtx:
@@ -105,8 +105,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     With ``inputs``, returns their gradients (``autograd.grad``); leaves' ``.grad`` is written only
     when ``accumulate`` is true.
     """
-    from .._tensor import Tensor
-    from .grad_mode import set_grad_enabled
+    Tensor = _Tensor
 
     captured = {}
     capture_nodes = {}
