@@ -10,6 +10,10 @@
 
 namespace lamina {
 
+// 64-byte aligned host memory (huge-page backed when large); release with std::free.
+// Throws std::bad_alloc.
+void* host_alloc(int64_t nbytes);
+
 class Storage {
  public:
   using Deleter = std::function<void(void*)>;

@@ -23,6 +23,7 @@
 #include <new>
 
 #include "core/parallel.h"
+#include "core/storage.h"
 #include "cpu/kernels.h"
 
 namespace lamina::cpu::LAMINA_ISA {
@@ -65,12 +66,13 @@ T* scratch(int slot, int64_t n) {
   struct Slot { void* p = nullptr; size_t cap = 0; ~Slot() { std::free(p); } };
   thread_local Slot slots[2];
   Slot& s = slots[slot];
-  size_t bytes = (size_t(n) * sizeof(T) + 63) / 64 * 64 + 64;
+  size_t bytes = size_t(n) * sizeof(T) + 64;
   if (bytes > s.cap) {
     std::free(s.p);
-    s.p = std::aligned_alloc(64, bytes);
-    s.cap = s.p ? bytes : 0;
-    if (!s.p) throw std::bad_alloc();
+    s.p = nullptr;
+    s.cap = 0;
+    s.p = host_alloc(int64_t(bytes));
+    s.cap = bytes;
   }
   return static_cast<T*>(s.p);
 }
