@@ -190,10 +190,8 @@ def _accumulate_leaf(t, g, create_graph):
         r = hook(g)
         if r is not None:
             g = r
-    if not create_graph:
-        g = g.detach()
     if t.grad is None:
         # A fresh gradient must not alias a tensor the user may hold or modify later.
-        t.grad = g if create_graph else g.clone()
+        t.grad = g if create_graph else _wrap(g._t.clone())
     else:
-        t.grad = t.grad + g
+        t.grad = t.grad + (g if create_graph else g.detach())
