@@ -1,12 +1,13 @@
 """Reverse-mode automatic differentiation: ``backward``, ``grad``, ``gradcheck``, ``Function``."""
+from .. import _C
+from . import function as _function
 from .function import Function, run_backward
 from .grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from .gradcheck import gradcheck
 
 
 def _seed_grads(outputs, grad_outputs):
-    from .. import _C
-    from .._tensor import Tensor
+    wrap = _function._wrap
     out = []
     for o, g in zip(outputs, grad_outputs):
         if not o.requires_grad:
@@ -15,7 +16,7 @@ def _seed_grads(outputs, grad_outputs):
             if o.numel() != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got shape {tuple(o.shape)}")
             t = o._t
-            g = Tensor._wrap(_C.full(list(t.shape), 1.0, t.dtype, t.device_type, t.device_index))
+            g = wrap(_C.full(list(t.shape), 1.0, t.dtype, t.device_type, t.device_index))
         elif tuple(g.shape) != tuple(o.shape):
             raise ValueError(f"[backward] gradient shape {tuple(g.shape)} does not match output shape {tuple(o.shape)}")
         out.append(g)

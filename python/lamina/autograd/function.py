@@ -6,7 +6,7 @@ A Function's ``forward(ctx, *args)`` receives lamina Tensors (and plain values) 
 Gradients for broadcast inputs are summed back to the input's shape here, in one place.
 Each recorded call is a node: the ctx object itself, kept as the output's ``grad_fn``.
 """
-from .grad_mode import _state, set_grad_enabled
+from .grad_mode import _state
 
 
 class _NoCtx:
@@ -106,65 +106,52 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     when ``accumulate`` is true.
     """
     Tensor = _Tensor
-
+    # Gradients asked for by autograd.grad: at a leaf, or where a node's total gradient is known.
+    wanted = {}
     captured = {}
-    capture_nodes = {}
-    capture_leaves = {}
     if inputs is not None:
         for i, t in enumerate(inputs):
-            (capture_nodes if t.grad_fn is not None else capture_leaves).setdefault(id(t.grad_fn or t), []).append(i)
+            wanted.setdefault(t.grad_fn if t.grad_fn is not None else t, []).append(i)
 
     # Count, for every node, how many edges reach it; a node runs once all of them delivered.
     deps = {}
     stack = []
     for r in roots:
-        if r.grad_fn is not None and id(r.grad_fn) not in deps:
-            deps[id(r.grad_fn)] = 0
-            stack.append(r.grad_fn)
+        fn = r.grad_fn
+        if fn is not None and fn not in deps:
+            deps[fn] = 0
+            stack.append(fn)
     while stack:
-        node = stack.pop()
-        for nxt in node._next:
-            if nxt is None or isinstance(nxt, Tensor):
+        for nxt in stack.pop()._next:
+            if nxt is None or nxt.__class__ is Tensor or isinstance(nxt, Tensor):
                 continue
-            k = id(nxt)
-            if k in deps:
-                deps[k] += 1
+            if nxt in deps:
+                deps[nxt] += 1
             else:
-                deps[k] = 1
+                deps[nxt] = 1
                 stack.append(nxt)
 
     pending = {}
-    nodes = {}
-
-    def deliver(edge, g):
-        if isinstance(edge, Tensor):
-            idxs = capture_leaves.get(id(edge))
-            if idxs is not None:
-                for i in idxs:
-                    captured[i] = g if i not in captured else captured[i] + g
-            if accumulate:
-                _accumulate_leaf(edge, g, create_graph)
-            return
-        k = id(edge)
-        nodes[k] = edge
-        pending[k] = g if k not in pending else pending[k] + g
-
-    with set_grad_enabled(create_graph):
+    prev_mode = getattr(_state, "enabled", True)
+    _state.enabled = create_graph
+    try:
         for r, g in zip(roots, root_grads):
-            deliver(r.grad_fn if r.grad_fn is not None else r, g)
-        ready = [nodes[k] for k in list(nodes) if deps.get(k, 0) == 0]
+            edge = r.grad_fn if r.grad_fn is not None else r
+            if edge.__class__ is Tensor or isinstance(edge, Tensor):
+                _deliver_leaf(edge, g, wanted, captured, accumulate, create_graph)
+            else:
+                pending[edge] = pending[edge] + g if edge in pending else g
+        ready = [n for n in pending if deps.get(n, 0) == 0]
         while ready:
             node = ready.pop()
-            k = id(node)
-            g = pending.pop(k)
+            g = pending.pop(node)
             for hook in getattr(node, "_retain_hooks", ()):
                 hook(g)
-            idxs = capture_nodes.get(k)
-            if idxs is not None:
-                for i in idxs:
+            if node in wanted:
+                for i in wanted[node]:
                     captured[i] = g
             grads = node.backward(node, g)
-            if not isinstance(grads, tuple):
+            if grads.__class__ is not tuple:
                 grads = (grads,)
             if not retain_graph:
                 node._released = True
@@ -174,15 +161,25 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     continue
                 if ig._t.shape != shape:
                     ig = _sum_to(ig, shape)
-                deliver(edge, ig)
-                if not isinstance(edge, Tensor):
-                    ek = id(edge)
-                    deps[ek] -= 1
-                    if deps[ek] == 0:
-                        ready.append(edge)
+                if edge.__class__ is Tensor or isinstance(edge, Tensor):
+                    _deliver_leaf(edge, ig, wanted, captured, accumulate, create_graph)
+                    continue
+                pending[edge] = pending[edge] + ig if edge in pending else ig
+                deps[edge] -= 1
+                if deps[edge] == 0:
+                    ready.append(edge)
+    finally:
+        _state.enabled = prev_mode
     if inputs is not None:
         return [captured.get(i) for i in range(len(inputs))]
     return None
+
+
+def _deliver_leaf(t, g, wanted, captured, accumulate, create_graph):
+    for i in wanted.get(t, ()):
+        captured[i] = g if i not in captured else captured[i] + g
+    if accumulate:
+        _accumulate_leaf(t, g, create_graph)
 
 
 def _accumulate_leaf(t, g, create_graph):

@@ -27,7 +27,7 @@ def _dims(dim, ndim, op):
 
 def _unsqueeze_to(g, dims, keepdim):
     """Puts back the reduced dims (size 1) so ``g`` broadcasts against the input."""
-    if keepdim or not dims:
+    if keepdim or not dims or g._t.ndim == 0:  # a 0-d gradient broadcasts as it is
         return g
     shape = list(g.shape)
     for d in dims:
