@@ -8,6 +8,7 @@
 #include "ops/elementwise.h"
 #include "ops/index.h"
 #include "ops/matmul.h"
+#include "ops/norm.h"
 #include "ops/reduce.h"
 
 namespace lamina::py_glue {
@@ -123,6 +124,21 @@ void bind_ops(py::module_& m) {
     py::gil_scoped_release r;
     return fma_peak_gflops(seconds);
   }, py::arg("seconds") = 0.2);
+
+  // Normalisation
+  m.def("norm_forward", [](const Tensor& x, const Shape& ns, std::optional<Tensor> gamma, std::optional<Tensor> beta,
+                           double eps, bool rms) {
+    py::gil_scoped_release r;
+    NormForwardResult f = norm_forward(x, ns, gamma ? &*gamma : nullptr, beta ? &*beta : nullptr, eps, rms);
+    return std::make_tuple(f.y, f.mean, f.rstd);
+  });
+  m.def("norm_backward", [](const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
+                            std::optional<Tensor> gamma, bool has_beta, const Shape& ns, bool rms) {
+    py::gil_scoped_release r;
+    NormBackwardResult b = norm_backward(dy, x, mean, rstd, gamma ? &*gamma : nullptr, has_beta, ns, rms);
+    auto opt = [](const Tensor& t) { return t.defined() ? std::optional<Tensor>(t) : std::nullopt; };
+    return std::make_tuple(b.dx, opt(b.dgamma), opt(b.dbeta));
+  });
 
   // Indexing
   m.def("index_select", [](const Tensor& x, int64_t dim, const Tensor& idx) {

@@ -1,22 +1,24 @@
 #include "core/cpu_features.h"
 #include "cpu/kernels.h"
 
+#include <initializer_list>
+
 namespace lamina::cpu {
 
 namespace {
-Kernels build(void (*elementwise)(Kernels&), void (*reduce)(Kernels&), void (*gemm)(Kernels&)) {
+using Register = void (*)(Kernels&);
+
+Kernels build(std::initializer_list<Register> parts) {
   Kernels k;
-  elementwise(k);
-  reduce(k);
-  gemm(k);
+  for (Register r : parts) r(k);
   return k;
 }
 }  // namespace
 
 const Kernels& kernels() {
-  static const Kernels avx512 = build(register_elementwise_avx512, register_reduce_avx512, register_gemm_avx512);
-  static const Kernels avx2 = build(register_elementwise_avx2, register_reduce_avx2, register_gemm_avx2);
-  static const Kernels base = build(register_elementwise_base, register_reduce_base, register_gemm_base);
+  static const Kernels avx512 = build({register_elementwise_avx512, register_reduce_avx512, register_gemm_avx512, register_norm_avx512});
+  static const Kernels avx2 = build({register_elementwise_avx2, register_reduce_avx2, register_gemm_avx2, register_norm_avx2});
+  static const Kernels base = build({register_elementwise_base, register_reduce_base, register_gemm_base, register_norm_base});
   switch (current_isa()) {
     case Isa::Avx512: return avx512;
     case Isa::Avx2: return avx2;

@@ -52,6 +52,25 @@ struct GemmArgs {
 };
 using GemmFn = void (*)(const GemmArgs&);
 
+// Layer norm (rms = false) or RMS norm over rows of n contiguous elements. gamma/beta may be
+// null. Forward writes y, mean and rstd per row; backward reads x, dy, mean, rstd and writes dx.
+struct NormArgs {
+  int64_t n = 0;
+  bool rms = false;
+  double eps = 1e-5;
+  const void* x = nullptr;
+  const void* gamma = nullptr;
+  const void* beta = nullptr;
+  void* y = nullptr;
+  void* mean = nullptr;
+  void* rstd = nullptr;
+  const void* dy = nullptr;
+  void* dx = nullptr;
+};
+using NormForward = void (*)(const NormArgs&, int64_t row_begin, int64_t row_end);
+// dgamma/dbeta (n values each, may be null) receive this row range's sums, added in.
+using NormBackward = void (*)(const NormArgs&, int64_t row_begin, int64_t row_end, double* dgamma, double* dbeta);
+
 struct Kernels {
   BinaryLoop binary[int(BinaryOp::Count)][kNumDTypes] = {};
   UnaryLoop unary[int(UnaryOp::Count)][kNumDTypes] = {};
@@ -63,6 +82,8 @@ struct Kernels {
   GemmFn gemm[kNumDTypes] = {};
   int gemm_tile[kNumDTypes][2] = {};  // MR, NR of the micro-kernel
   double (*fma_peak)(double seconds) = nullptr;
+  NormForward norm_forward[kNumDTypes] = {};
+  NormBackward norm_backward[kNumDTypes] = {};
 };
 
 // The table for the ISA in use (detected once; see core/cpu_features.h for the override).
@@ -73,7 +94,8 @@ const Kernels& kernels();
 #define LAMINA_DECLARE_ISA(isa)                          \
   void LAMINA_ISA_FN(register_elementwise, isa)(Kernels&); \
   void LAMINA_ISA_FN(register_reduce, isa)(Kernels&); \
-  void LAMINA_ISA_FN(register_gemm, isa)(Kernels&);
+  void LAMINA_ISA_FN(register_gemm, isa)(Kernels&); \
+  void LAMINA_ISA_FN(register_norm, isa)(Kernels&);
 LAMINA_DECLARE_ISA(avx512)
 LAMINA_DECLARE_ISA(avx2)
 LAMINA_DECLARE_ISA(base)

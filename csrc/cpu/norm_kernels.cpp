@@ -1,0 +1,87 @@
+// Layer norm and RMS norm over the last n elements of each row, forward and backward, fused:
+// one pass computes the row statistics (in float64 for float32 rows, so long rows stay
+// accurate), a second writes the normalised, scaled and shifted row. The backward recomputes
+// x-hat from the saved mean and 1/std, writes dx row by row, and accumulates dgamma/dbeta
+// into per-caller partial sums (ops/norm.cpp gives each thread its own and adds them).
+// Compiled once per ISA (see CMakeLists.txt).
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "cpu/kernels.h"
+
+namespace lamina::cpu::LAMINA_ISA {
+namespace {
+
+template <class T>
+void norm_forward(const NormArgs& a, int64_t r0, int64_t r1) {
+  const int64_t n = a.n;
+  const T* gamma = static_cast<const T*>(a.gamma);
+  const T* beta = static_cast<const T*>(a.beta);
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* x = static_cast<const T*>(a.x) + r * n;
+    T* y = static_cast<T*>(a.y) + r * n;
+    double mean = 0, sq = 0;
+    if (!a.rms) {
+      for (int64_t i = 0; i < n; ++i) mean += double(x[i]);
+      mean /= double(n);
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      double d = double(x[i]) - mean;
+      sq += d * d;
+    }
+    const double rstd = 1.0 / std::sqrt(sq / double(n) + a.eps);
+    const T m = T(mean), s = T(rstd);
+    for (int64_t i = 0; i < n; ++i) {
+      T v = (x[i] - m) * s;
+      if (gamma) v *= gamma[i];
+      if (beta) v += beta[i];
+      y[i] = v;
+    }
+    static_cast<T*>(a.mean)[r] = m;
+    static_cast<T*>(a.rstd)[r] = s;
+  }
+}
+
+template <class T>
+void norm_backward(const NormArgs& a, int64_t r0, int64_t r1, double* dgamma, double* dbeta) {
+  const int64_t n = a.n;
+  const T* gamma = static_cast<const T*>(a.gamma);
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* x = static_cast<const T*>(a.x) + r * n;
+    const T* g = static_cast<const T*>(a.dy) + r * n;
+    T* dx = static_cast<T*>(a.dx) + r * n;
+    const T m = static_cast<const T*>(a.mean)[r], s = static_cast<const T*>(a.rstd)[r];
+    // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)); RMS norm drops mean(dxhat).
+    double sum_d = 0, sum_dx = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const T xh = (x[i] - m) * s;
+      const T d = gamma ? g[i] * gamma[i] : g[i];
+      sum_d += double(d);
+      sum_dx += double(d) * double(xh);
+      if (dgamma) dgamma[i] += double(g[i]) * double(xh);
+      if (dbeta) dbeta[i] += double(g[i]);
+    }
+    const T c1 = a.rms ? T(0) : T(sum_d / double(n)), c2 = T(sum_dx / double(n));
+    for (int64_t i = 0; i < n; ++i) {
+      const T xh = (x[i] - m) * s;
+      const T d = gamma ? g[i] * gamma[i] : g[i];
+      dx[i] = s * (d - c1 - xh * c2);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lamina::cpu::LAMINA_ISA
+
+namespace lamina::cpu {
+
+void LAMINA_ISA_FN(register_norm, LAMINA_ISA)(Kernels& k) {
+  using namespace LAMINA_ISA;
+  k.norm_forward[int(DType::Float32)] = norm_forward<float>;
+  k.norm_forward[int(DType::Float64)] = norm_forward<double>;
+  k.norm_backward[int(DType::Float32)] = norm_backward<float>;
+  k.norm_backward[int(DType::Float64)] = norm_backward<double>;
+}
+
+}  // namespace lamina::cpu
