@@ -13,6 +13,21 @@
 namespace lamina::cpu::LAMINA_ISA {
 namespace {
 
+// Sums f(i) for i < n in float64 with independent lanes, so the loop vectorises without
+// reassociation flags.
+template <class F>
+inline double lane_sum(int64_t n, const F& f) {
+  constexpr int L = 8;
+  double lanes[L] = {};
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int l = 0; l < L; ++l) lanes[l] += f(i + l);
+  double s = 0;
+  for (; i < n; ++i) s += f(i);
+  for (int l = 0; l < L; ++l) s += lanes[l];
+  return s;
+}
+
 template <class T>
 void norm_forward(const NormArgs& a, int64_t r0, int64_t r1) {
   const int64_t n = a.n;
@@ -21,23 +36,18 @@ void norm_forward(const NormArgs& a, int64_t r0, int64_t r1) {
   for (int64_t r = r0; r < r1; ++r) {
     const T* x = static_cast<const T*>(a.x) + r * n;
     T* y = static_cast<T*>(a.y) + r * n;
-    double mean = 0, sq = 0;
-    if (!a.rms) {
-      for (int64_t i = 0; i < n; ++i) mean += double(x[i]);
-      mean /= double(n);
-    }
-    for (int64_t i = 0; i < n; ++i) {
-      double d = double(x[i]) - mean;
-      sq += d * d;
-    }
+    const double mean = a.rms ? 0.0 : lane_sum(n, [&](int64_t i) { return double(x[i]); }) / double(n);
+    const double sq = lane_sum(n, [&](int64_t i) { double d = double(x[i]) - mean; return d * d; });
     const double rstd = 1.0 / std::sqrt(sq / double(n) + a.eps);
     const T m = T(mean), s = T(rstd);
-    for (int64_t i = 0; i < n; ++i) {
-      T v = (x[i] - m) * s;
-      if (gamma) v *= gamma[i];
-      if (beta) v += beta[i];
-      y[i] = v;
-    }
+    if (gamma && beta)
+      for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) * s * gamma[i] + beta[i];
+    else if (gamma)
+      for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) * s * gamma[i];
+    else if (beta)
+      for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) * s + beta[i];
+    else
+      for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) * s;
     static_cast<T*>(a.mean)[r] = m;
     static_cast<T*>(a.rstd)[r] = s;
   }
@@ -53,21 +63,15 @@ void norm_backward(const NormArgs& a, int64_t r0, int64_t r1, double* dgamma, do
     T* dx = static_cast<T*>(a.dx) + r * n;
     const T m = static_cast<const T*>(a.mean)[r], s = static_cast<const T*>(a.rstd)[r];
     // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)); RMS norm drops mean(dxhat).
-    double sum_d = 0, sum_dx = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      const T xh = (x[i] - m) * s;
-      const T d = gamma ? g[i] * gamma[i] : g[i];
-      sum_d += double(d);
-      sum_dx += double(d) * double(xh);
-      if (dgamma) dgamma[i] += double(g[i]) * double(xh);
-      if (dbeta) dbeta[i] += double(g[i]);
-    }
+    auto dxhat = [&](int64_t i) { return gamma ? g[i] * gamma[i] : g[i]; };
+    const double sum_d = a.rms ? 0.0 : lane_sum(n, [&](int64_t i) { return double(dxhat(i)); });
+    const double sum_dx = lane_sum(n, [&](int64_t i) { return double(dxhat(i)) * double((x[i] - m) * s); });
+    if (dgamma)
+      for (int64_t i = 0; i < n; ++i) dgamma[i] += double(g[i]) * double((x[i] - m) * s);
+    if (dbeta)
+      for (int64_t i = 0; i < n; ++i) dbeta[i] += double(g[i]);
     const T c1 = a.rms ? T(0) : T(sum_d / double(n)), c2 = T(sum_dx / double(n));
-    for (int64_t i = 0; i < n; ++i) {
-      const T xh = (x[i] - m) * s;
-      const T d = gamma ? g[i] * gamma[i] : g[i];
-      dx[i] = s * (d - c1 - xh * c2);
-    }
+    for (int64_t i = 0; i < n; ++i) dx[i] = s * (dxhat(i) - c1 - (x[i] - m) * s * c2);
   }
 }
 

@@ -16,7 +16,7 @@ import importlib
 
 from .harness import Case, NotApplicable, as_lib  # noqa: F401
 
-SUITES = ("matmul", "overhead")
+SUITES = ("matmul", "norms", "overhead")
 
 
 class UnknownSuite(ValueError):
