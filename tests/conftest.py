@@ -24,3 +24,18 @@ def rel_err(out, ref):
 
 def to_np(t):
     return t.detach().numpy() if isinstance(t, lamina.Tensor) else np.asarray(t)
+
+
+_ISA_ORDER = ["base", "avx2", "avx512"]
+# Every kernel path this CPU can run (the detected best and the narrower ones).
+SUPPORTED_ISAS = _ISA_ORDER[:_ISA_ORDER.index(lamina.backends.cpu.cpu_info()["best_isa"]) + 1]
+
+
+@pytest.fixture(params=SUPPORTED_ISAS)
+def isa(request):
+    """Runs the test once per supported kernel path, restoring the previous one afterwards."""
+    cpu = lamina.backends.cpu
+    prev = cpu.get_cpu_capability()
+    cpu.set_cpu_capability(request.param)
+    yield request.param
+    cpu.set_cpu_capability(prev)

@@ -4,12 +4,9 @@ import numpy as np
 import pytest
 
 import lamina
-from lamina.backends import cpu
 from lamina.nn import functional as F
 from conftest import rel_err
 
-ISAS = [i for i in ("base", "avx2", "avx512")
-        if ["base", "avx2", "avx512"].index(i) <= ["base", "avx2", "avx512"].index(cpu.cpu_info()["best_isa"])]
 
 
 def ref_norm(x, k, w, b, eps, rms):
@@ -44,13 +41,6 @@ def ref_grads(x, k, w, b, eps, rms, g):
         out.append(grad)
     return out
 
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    prev = cpu.get_cpu_capability()
-    cpu.set_cpu_capability(request.param)
-    yield request.param
-    cpu.set_cpu_capability(prev)
 
 
 @pytest.mark.parametrize("rms", [False, True])

@@ -10,16 +10,7 @@ import lamina
 from lamina.backends import cpu
 from conftest import rel_err
 
-ISAS = [i for i in ("base", "avx2", "avx512")
-        if ["base", "avx2", "avx512"].index(i) <= ["base", "avx2", "avx512"].index(cpu.cpu_info()["best_isa"])]
 
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    prev = cpu.get_cpu_capability()
-    cpu.set_cpu_capability(request.param)
-    yield request.param
-    cpu.set_cpu_capability(prev)
 
 
 def test_threads_round_trip():
