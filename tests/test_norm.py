@@ -87,6 +87,12 @@ def test_gradcheck_non_contiguous_and_multi_dim(rng):
     assert lamina.autograd.gradcheck(lambda x, w: F.rms_norm(x[:, ::2], (3, 3), w[::2]), [x, w])
 
 
+def test_bias_without_weight(rng):
+    x = lamina.tensor(rng.standard_normal((3, 5)), requires_grad=True)
+    b = lamina.tensor(rng.standard_normal(5), requires_grad=True)
+    assert lamina.autograd.gradcheck(lambda x, b: F.layer_norm(x, 5, None, b), [x, b])
+
+
 def test_half_precision_inputs(rng):
     xn = rng.standard_normal((8, 64)).astype(np.float32)
     for dt in (lamina.bfloat16, lamina.float16):
