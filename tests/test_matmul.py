@@ -62,6 +62,15 @@ def poison(shape):
         del p
 
 
+def check_elementwise_bound(got, ref, bound, detail):
+    """Fails, naming the first offender, if any element of ``got`` is farther than ``bound`` from ``ref``."""
+    bad = np.abs(got - ref) > bound
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        pytest.fail(f"{bad.sum()} of {bad.size} elements outside the error bound; first at {idx}: "
+                    f"got {got[idx]!r}, want {ref[idx]!r} ({detail(idx)})")
+
+
 def check_mm(out, a, b, dtype, rel_tol=None):
     """``out`` against matmul(a, b) in float64: every element within the floating-point error bound of a
     dot product of length K computed in the dtype's (or, for bfloat16, float32's) precision, and the
@@ -77,11 +86,7 @@ def check_mm(out, a, b, dtype, rel_tol=None):
         bound = 2 * (k + 2) * UNIT["float32"] * absprod + LOW_ROUNDING[dtype] * np.abs(ref)
     else:
         bound = (k + 2) * UNIT[dtype] * absprod
-    bad = np.abs(got - ref) > bound
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        pytest.fail(f"{bad.sum()} of {bad.size} elements outside the error bound; first at {idx}: "
-                    f"got {got[idx]!r}, want {ref[idx]!r} (bound {bound[idx]:.3g})")
+    check_elementwise_bound(got, ref, bound, lambda idx: f"bound {bound[idx]:.3g}")
     if ref.size:
         assert rel_err(got, ref) < (rel_tol or REL_TOL[dtype])
 
@@ -508,11 +513,7 @@ def check_linear(out, x, w, b, act, dtype):
         bound = 1.2 * (k + 3) * UNIT[dtype] * scale + 4e-6 * np.abs(ref) + 4e-7 * scale
     else:
         bound = 1.2 * (k + 3) * UNIT[dtype] * scale + 1e-13 * np.abs(ref) + 1e-14 * scale
-    bad = np.abs(got - ref) > bound
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        pytest.fail(f"{bad.sum()} of {bad.size} elements outside the error bound; first at {idx}: "
-                    f"got {got[idx]!r}, want {ref[idx]!r} (pre-activation {y[idx]!r})")
+    check_elementwise_bound(got, ref, bound, lambda idx: f"pre-activation {y[idx]!r}")
     if ref.size:
         assert rel_err(got, ref) < REL_TOL[dtype]
 
