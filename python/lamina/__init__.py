@@ -29,6 +29,8 @@ from .ops.shape import (reshape, permute, transpose, swapaxes, swapdims, t, move
 from .ops.matmul import matmul
 from .ops.indexing import index_select, gather, scatter, scatter_add, index_add, masked_fill, nonzero
 from . import autograd, cuda, nn, backends  # noqa: E402
+from .serialization import save, load  # noqa: E402
+from . import data, io  # noqa: E402
 
 _install_methods()
 
