@@ -204,8 +204,25 @@ def test_jax_dlpack_round_trip():
     x = lamina.arange(6.0).reshape(2, 3)
     j = jnp.from_dlpack(x)
     np.testing.assert_array_equal(np.asarray(j), x.numpy())
-    back = lamina.from_dlpack(jnp.arange(4.0))
+    assert j.unsafe_buffer_pointer() == x.data_ptr()  # no copy into JAX
+    src = jnp.arange(4.0, dtype=jnp.float32)
+    back = lamina.from_dlpack(src)
     assert back.tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert back.data_ptr() == src.unsafe_buffer_pointer()  # no copy out of JAX
+    del src
+    assert back.tolist() == [0.0, 1.0, 2.0, 3.0]  # the capsule keeps JAX's buffer alive
+
+
+def test_cupy_dlpack_round_trip():
+    cp = pytest.importorskip("cupy")
+    if not lamina.cuda.is_available():
+        pytest.skip("no CUDA device")
+    src = cp.arange(6, dtype=cp.float32).reshape(2, 3)
+    x = lamina.from_dlpack(src)
+    assert x.is_cuda and x.data_ptr() == src.data.ptr
+    back = cp.from_dlpack(x)
+    assert back.data.ptr == src.data.ptr
+    assert cp.asnumpy(back).tolist() == src.get().tolist()
 
 
 def test_negative_strides_export_as_a_copy(torch):
