@@ -561,3 +561,10 @@ def test_gradcheck_two_inputs(rng):
     assert gradcheck(lambda a, b: lamina.cat([a, b], 0), [a, b])
     assert gradcheck(lambda a, b: lamina.where(a > 0, a, b), [a, b])
     assert gradcheck(lambda a, b: a.scatter(0, lamina.tensor([[1, 0, 1]]), b), [a, b])
+
+
+def test_python_floats_keep_float64_precision_when_asked():
+    x = 199.78968549123732
+    assert lamina.tensor(x, dtype=lamina.float64).item() == x
+    assert lamina.tensor([x, -x], dtype=lamina.float64).tolist() == [x, -x]
+    assert lamina.tensor(x).dtype == lamina.float32

@@ -50,7 +50,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
         raise ValueError(f"[tensor] cannot make a tensor from {type(data).__name__} data: {e}") from None
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(f"[tensor] could not infer a dtype from {type(data).__name__} data (NumPy sees {arr.dtype})")
-    if not isinstance(data, np.ndarray) and not isinstance(data, np.generic):
+    if not isinstance(data, np.ndarray) and not isinstance(data, np.generic) and dtype is None:
         if arr.dtype.kind == "f":
             arr = arr.astype(np.float32)
         elif arr.dtype.kind in "iu":
