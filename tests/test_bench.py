@@ -92,7 +92,7 @@ def test_registered_suites_build(suite):
 
 
 def test_unknown_suite_is_refused():
-    with pytest.raises(bench.UnknownSuite, match="available: matmul, norms, overhead"):
+    with pytest.raises(bench.UnknownSuite, match="available: matmul, conv2d, norms, overhead"):
         bench.load_suite("no_such_suite")
     with pytest.raises(bench.UnknownSuite, match="no cases"):
         bench.load_suite("json")

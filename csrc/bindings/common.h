@@ -32,7 +32,12 @@ py::object scalar_to_py(const Tensor& t);  // numel must be 1
 
 void bind_tensor(py::module_& m);
 void bind_ops(py::module_& m);
+void bind_batch_norm(py::module_& m);
+void bind_nn(py::module_& m);
+void bind_rnn(py::module_& m);
 void bind_interop(py::module_& m);
 void bind_runtime(py::module_& m);
+void bind_optim(py::module_& m);
+void bind_conv(py::module_& m);
 
 }  // namespace lamina::py_glue

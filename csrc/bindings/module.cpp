@@ -35,6 +35,11 @@ PYBIND11_MODULE(_C, m) {
   });
   py_glue::bind_tensor(m);
   py_glue::bind_ops(m);
+  py_glue::bind_batch_norm(m);
+  py_glue::bind_nn(m);
+  py_glue::bind_rnn(m);
   py_glue::bind_interop(m);
   py_glue::bind_runtime(m);
+  py_glue::bind_optim(m);
+  py_glue::bind_conv(m);
 }

@@ -203,50 +203,64 @@ void gemm_packed(const GemmArgs& g) {
   const int64_t kc = std::max<int64_t>(16, g.kc);
   const int64_t nc = std::max<int64_t>(NR, g.nc / NR * NR);
   const int nt = std::max(1, g.threads);
-  T* const bpack = scratch<T>(0, std::min(nc, (N + NR - 1) / NR * NR) * kc);
+  const T* const bprepacked = reinterpret_cast<const T*>(g.Bpacked);
+  T* const bpack = bprepacked ? nullptr : scratch<T>(0, std::min(nc, (N + NR - 1) / NR * NR) * kc);
   // With enough rows, each thread takes an equal share of them (to MR granularity), packs its
   // own A blocks and sweeps the shared packed B; otherwise the threads split B's micro-panels.
   const bool split_rows = nt > 1 && M >= int64_t(nt) * 2 * MR;
-  T* const apack = split_rows ? nullptr : scratch<T>(1, mc * kc);
+  const T* const prepacked = reinterpret_cast<const T*>(g.Apacked);
+  T* const apack = split_rows || prepacked ? nullptr : scratch<T>(1, mc * kc);
   for (int64_t jc = 0; jc < N; jc += nc) {
     const int64_t ncur = std::min(nc, N - jc), n_jr = (ncur + NR - 1) / NR;
     for (int64_t pc = 0; pc < K; pc += kc) {
       const int64_t kcur = std::min(kc, K - pc);
-      const bool add = pc > 0, last = pc + kcur >= K;
-      parallel_for(0, n_jr, n_jr / nt + 1 > 4 ? 4 : 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t jr = lo; jr < hi; ++jr)
-          pack_b_panel(B + pc * g.rsb + (jc + jr * NR) * g.csb, g.rsb, g.csb, kcur,
-                       std::min<int64_t>(NR, ncur - jr * NR), bpack + jr * NR * kcur);
-      });
-      // C[ic : ic + mcur, jc + jr * NR ...] for the packed A block `ap`.
-      auto block = [&](int64_t ic, int64_t mcur, const T* ap, int64_t jr_lo, int64_t jr_hi) {
+      const bool add = pc > 0 || g.accumulate, last = pc + kcur >= K;
+      if (!bprepacked)
+        parallel_for(0, n_jr, n_jr / nt + 1 > 4 ? 4 : 1, [&](int64_t lo, int64_t hi) {
+          for (int64_t jr = lo; jr < hi; ++jr)
+            pack_b_panel(B + pc * g.rsb + (jc + jr * NR) * g.csb, g.rsb, g.csb, kcur,
+                         std::min<int64_t>(NR, ncur - jr * NR), bpack + jr * NR * kcur);
+        });
+      // The B micro-panel jr of this K slice: packed above, or a slice of the prepacked B.
+      auto b_panel = [&](int64_t jr) -> const T* {
+        return bprepacked ? bprepacked + (jc / NR + jr) * NR * K + pc * NR : bpack + jr * NR * kcur;
+      };
+      // C[ic : ic + mcur, jc + jr * NR ...] for the packed A block `ap`, whose micro-panels lie
+      // `panel` elements apart (kcur for a block packed here, K for a prepacked A).
+      auto block = [&](int64_t ic, int64_t mcur, const T* ap, int64_t panel, int64_t jr_lo, int64_t jr_hi) {
         for (int64_t jr = jr_lo; jr < jr_hi; ++jr) {
           const int64_t nr = std::min<int64_t>(NR, ncur - jr * NR);
           for (int64_t ir = 0; ir < mcur; ir += MR) {
             const int64_t mr = std::min<int64_t>(MR, mcur - ir);
             T* c = C + (ic + ir) * g.ldc + jc + jr * NR;
-            micro_kernel<T>(kcur, ap + ir * kcur, bpack + jr * NR * kcur, c, g.ldc, add, mr, nr);
+            micro_kernel<T>(kcur, ap + ir / MR * panel, b_panel(jr), c, g.ldc, add, mr, nr);
             if (last) epilogue<T>(c, g.ldc, mr, nr, bias ? bias + jc + jr * NR : nullptr, g.act);
           }
         }
       };
+      // The A block at rows [ic, ic + mcur) of this K slice: packed into `buf`, or a pointer into the prepacked A.
+      auto a_block = [&](int64_t ic, int64_t mcur, T* buf) -> const T* {
+        if (prepacked) return prepacked + ic * K + pc * MR;
+        pack_a(A + ic * g.rsa + pc * g.csa, g.rsa, g.csa, mcur, kcur, buf);
+        return buf;
+      };
+      const int64_t panel = prepacked ? MR * K : MR * kcur;
       if (split_rows) {
         parallel_for(0, nt, 0, [&](int64_t lo, int64_t hi) {
-          T* ap = scratch<T>(1, mc * kc);
+          T* ap = prepacked ? nullptr : scratch<T>(1, mc * kc);
           for (int64_t t = lo; t < hi; ++t) {
             const int64_t r0 = M * t / nt / MR * MR, r1 = t + 1 == nt ? M : M * (t + 1) / nt / MR * MR;
             for (int64_t ic = r0; ic < r1; ic += mc) {
               const int64_t mcur = std::min(mc, r1 - ic);
-              pack_a(A + ic * g.rsa + pc * g.csa, g.rsa, g.csa, mcur, kcur, ap);
-              block(ic, mcur, ap, 0, n_jr);
+              block(ic, mcur, a_block(ic, mcur, ap), panel, 0, n_jr);
             }
           }
         });
       } else {
         for (int64_t ic = 0; ic < M; ic += mc) {
           const int64_t mcur = std::min(mc, M - ic);
-          pack_a(A + ic * g.rsa + pc * g.csa, g.rsa, g.csa, mcur, kcur, apack);
-          parallel_for(0, n_jr, 0, [&](int64_t lo, int64_t hi) { block(ic, mcur, apack, lo, hi); });
+          const T* ap = a_block(ic, mcur, apack);
+          parallel_for(0, n_jr, 0, [&](int64_t lo, int64_t hi) { block(ic, mcur, ap, panel, lo, hi); });
         }
       }
     }
@@ -278,10 +292,11 @@ void gemm_direct(const GemmArgs& g) {
           T s = 0;
           for (; k < K; ++k) s += a[k] * b[k];
           for (int u = 0; u < U; ++u) s += lanes[u];
-          c[j] = s;
+          c[j] = g.accumulate ? c[j] + s : s;
         }
       } else {
-        for (int64_t j = j0; j < j1; ++j) c[j] = T(0);
+        if (!g.accumulate)
+          for (int64_t j = j0; j < j1; ++j) c[j] = T(0);
         for (int64_t k = 0; k < K; ++k) {
           const T av = a[k * g.csa];
           const T* b = B + k * g.rsb;
@@ -306,14 +321,20 @@ void gemm(const GemmArgs& g) {
   if (g.M == 0 || g.N == 0) return;
   if (g.K == 0) {
     T* C = reinterpret_cast<T*>(g.C);
-    for (int64_t i = 0; i < g.M; ++i) std::memset(C + i * g.ldc, 0, size_t(g.N) * sizeof(T));
+    if (!g.accumulate)
+      for (int64_t i = 0; i < g.M; ++i) std::memset(C + i * g.ldc, 0, size_t(g.N) * sizeof(T));
     epilogue<T>(C, g.ldc, g.M, g.N, reinterpret_cast<const T*>(g.bias), g.act);
     return;
   }
   // Packing pays off once each packed element is reused enough times.
   const bool small = g.M <= 4 || g.N <= 2 || double(g.M) * double(g.N) * double(g.K) < 48.0 * 48.0 * 48.0;
-  if (small) gemm_direct<T>(g);
+  if (small && !g.Apacked && !g.Bpacked) gemm_direct<T>(g);
   else gemm_packed<T>(g);
+}
+
+template <class T>
+void gemm_pack_a(int64_t M, int64_t K, const char* A, int64_t rsa, int64_t csa, char* out) {
+  pack_a(reinterpret_cast<const T*>(A), rsa, csa, M, K, reinterpret_cast<T*>(out));
 }
 
 // Single-thread FMA throughput: independent accumulator chains, enough to cover the FMA
@@ -352,6 +373,8 @@ void LAMINA_ISA_FN(register_gemm, LAMINA_ISA)(Kernels& k) {
   using namespace LAMINA_ISA;
   k.gemm[int(DType::Float32)] = gemm<float>;
   k.gemm[int(DType::Float64)] = gemm<double>;
+  k.gemm_pack_a[int(DType::Float32)] = gemm_pack_a<float>;
+  k.gemm_pack_a[int(DType::Float64)] = gemm_pack_a<double>;
   k.gemm_tile[int(DType::Float32)][0] = Tile<float>::MR;
   k.gemm_tile[int(DType::Float32)][1] = Tile<float>::NR;
   k.gemm_tile[int(DType::Float64)][0] = Tile<double>::MR;

@@ -49,8 +49,19 @@ struct GemmArgs {
   int act = 0;                 // 0 none, 1 relu, 2 gelu, 3 gelu (tanh), 4 silu
   int threads = 1;
   int64_t mc = 0, kc = 0, nc = 0;  // cache blocking
+  // A already packed by gemm_pack_a (A/rsa/csa are then unused): a matrix multiplied by many
+  // right-hand sides, such as a convolution's weight against tiles of patches, is packed once.
+  const char* Apacked = nullptr;
+  // B already in micro-panel layout (B/rsb/csb are then unused): ceil(N / NR) panels of K x NR
+  // elements, panel j holding columns j * NR.. (k-major, NR values per k; lanes past N are never
+  // stored), so a convolution copies its patches once, straight into the GEMM's layout.
+  const char* Bpacked = nullptr;
+  bool accumulate = false;  // C += A * B (before bias and activation) instead of C = A * B
 };
 using GemmFn = void (*)(const GemmArgs&);
+// Packs the M x K matrix A (strides in elements) into `out` for GemmArgs::Apacked; `out` holds
+// ceil(M / MR) * MR * K elements (MR from gemm_tile): MR-row micro-panels, each K deep.
+using GemmPackFn = void (*)(int64_t M, int64_t K, const char* A, int64_t rsa, int64_t csa, char* out);
 
 // Layer norm (rms = false) or RMS norm over rows of n contiguous elements. gamma/beta may be
 // null. Forward writes y, mean and rstd per row; backward reads x, dy, mean, rstd and writes dx.
@@ -71,6 +82,175 @@ using NormForward = void (*)(const NormArgs&, int64_t row_begin, int64_t row_end
 // dgamma/dbeta (n values each, may be null) receive this row range's sums, added in.
 using NormBackward = void (*)(const NormArgs&, int64_t row_begin, int64_t row_end, double* dgamma, double* dbeta);
 
+// Batch norm over a contiguous x viewed as (N, C, HW); per-channel values are C float64s
+// (ops/batch_norm.cpp folds spatial sizes below 16 into C, giving HW == 1).
+struct BatchNormArgs {
+  int64_t C = 0, HW = 0;
+  const void* x = nullptr;
+  const void* dy = nullptr;
+  void* out = nullptr;
+  const double* shift = nullptr;
+  const double* p = nullptr;
+  const double* q = nullptr;
+  const double* r = nullptr;
+};
+// s1[c] += sum(u), s2[c] += sum(u * (x - shift[c])) over samples [n0, n1) of channels [c0, c1),
+// with u = dy when dy is set, else x - shift[c].
+using BatchNormStats = void (*)(const BatchNormArgs&, int64_t n0, int64_t n1, int64_t c0, int64_t c1, double* s1,
+                                double* s2);
+// out = (x - shift[c]) * p[c] + q[c] + dy * r[c] over rows [r0, r1) of the (N * C, HW) matrix,
+// row r in channel r % C; the x term is dropped when x is null, the dy term when dy is null.
+using BatchNormApply = void (*)(const BatchNormArgs&, int64_t r0, int64_t r1);
+
+// Backward of the row-wise softmax (0) and log_softmax (1) along a contiguous last dim, from the
+// forward's output y and the incoming gradient g.
+using RowBackwardLoop = void (*)(int64_t rows, int64_t n, const char* y, const char* g, char* dx);
+
+// Fused attention (ops/attention.cpp lays the operands out). q: (BH, L, E), k: (nkv, S, E),
+// v: (nkv, S, Ev), all contiguous in one float dtype; q head h reads k/v head kv_of[h], and the
+// q heads reading k/v head j are heads[head_start[j] .. head_start[j + 1]). The additive mask
+// (optional) of head h, row i, column j sits at mask[mask_off[h] + i * mask_si + j * mask_sj].
+// Dropout keeps score (h, i, j) unless Philox word ((h * L + i) * S + j) of (seed, offset) is
+// below dropout_p * 2^32, so the backward regenerates the forward's mask.
+struct AttentionArgs {
+  int64_t L = 0, S = 0, E = 0, Ev = 0;
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  const int64_t* kv_of = nullptr;
+  const int64_t* head_start = nullptr;
+  const int64_t* heads = nullptr;
+  const void* mask = nullptr;
+  const int64_t* mask_off = nullptr;
+  int64_t mask_si = 0, mask_sj = 0;
+  bool causal = false;
+  double scale = 1, dropout_p = 0;
+  uint64_t seed = 0, offset = 0;
+  void* out = nullptr;   // forward: (BH, L, Ev)
+  void* lse = nullptr;   // forward writes, backward reads: (BH, L) row log-sum-exp, -inf when fully masked
+  const void* dout = nullptr;  // backward
+  void* dq = nullptr;
+  void* dk = nullptr;
+  void* dv = nullptr;
+};
+// Forward of query block `item % ceil(L / BQ)` of head `item / ceil(L / BQ)` (BQ = attention_tile[0]).
+using AttentionForward = void (*)(const AttentionArgs&, int64_t item);
+// Backward work item: kAttnAll: item = k/v head, writes its dk, dv and the dq of every q head
+// reading it; kAttnKV: item = kv head * ceil(S / BK) + key block, writes that block of dk, dv;
+// kAttnQ: item = q head * ceil(L / BQ) + query block, writes that block of dq.
+enum AttentionPass : int { kAttnAll = 0, kAttnKV = 1, kAttnQ = 2 };
+using AttentionBackward = void (*)(const AttentionArgs&, int pass, int64_t item);
+
+// Cross entropy over rows of C contiguous logits. Targets: class indices (target, already range
+// checked; ignore_index rows give 0) or probabilities (prob, rows of C). weight: C values or null.
+// Forward writes each row's loss and log-sum-exp; backward writes dx = grad[r] * (softmax * sum(a) - a)
+// with a the row's weighted (smoothed) target distribution; grad_stride 0 broadcasts one value.
+struct CrossEntropyArgs {
+  int64_t C = 0;
+  const void* x = nullptr;
+  const int64_t* target = nullptr;
+  const void* prob = nullptr;
+  const void* weight = nullptr;
+  int64_t ignore_index = -100;
+  double smoothing = 0;
+  void* loss = nullptr;
+  void* lse = nullptr;
+  const void* grad = nullptr;
+  int64_t grad_stride = 1;
+  void* dx = nullptr;
+};
+using CrossEntropyLoop = void (*)(const CrossEntropyArgs&, int64_t row_begin, int64_t row_end);
+
+// Fused optimiser updates, in place over elements [begin, end) of contiguous arrays of one dtype
+// (ops/optim.cpp validates). Each follows torch.optim's single-tensor arithmetic order. A null
+// state pointer means the option that needs it is off.
+struct SgdArgs {
+  void* param = nullptr;
+  const void* grad = nullptr;
+  void* momentum_buffer = nullptr;  // null when momentum == 0
+  double lr = 0, momentum = 0, dampening = 0, weight_decay = 0;
+  bool nesterov = false, maximize = false;
+  bool first = false;  // the buffer starts as the (decayed) gradient itself
+};
+struct AdamArgs {
+  void* param = nullptr;
+  const void* grad = nullptr;
+  void* exp_avg = nullptr;
+  void* exp_avg_sq = nullptr;
+  void* max_exp_avg_sq = nullptr;  // null unless amsgrad
+  double lr = 0, beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0;
+  double step_size = 0, bias_correction2_sqrt = 1;  // lr / (1 - beta1^t), sqrt(1 - beta2^t)
+  bool decoupled = false, maximize = false;
+};
+struct RmspropArgs {
+  void* param = nullptr;
+  const void* grad = nullptr;
+  void* square_avg = nullptr;
+  void* grad_avg = nullptr;         // null unless centered
+  void* momentum_buffer = nullptr;  // null when momentum == 0
+  double lr = 0, alpha = 0, eps = 0, weight_decay = 0, momentum = 0;
+  bool maximize = false;
+};
+struct AdagradArgs {
+  void* param = nullptr;
+  const void* grad = nullptr;
+  void* sum = nullptr;
+  double clr = 0, eps = 0, weight_decay = 0;  // clr: lr / (1 + (t - 1) * lr_decay)
+  bool maximize = false;
+};
+using SgdLoop = void (*)(const SgdArgs&, int64_t begin, int64_t end);
+using AdamLoop = void (*)(const AdamArgs&, int64_t begin, int64_t end);
+using RmspropLoop = void (*)(const RmspropArgs&, int64_t begin, int64_t end);
+using AdagradLoop = void (*)(const AdagradArgs&, int64_t begin, int64_t end);
+// Sum of |x|^p over n contiguous elements in float64; max |x| (NaN wins) when p is infinite.
+using PowSumLoop = double (*)(const void* x, int64_t n, double p);
+
+// Geometry of one image and one group of a 2-D convolution (1-D ones have H = KH = 1): C input
+// channels, H x W input, OH x OW output, KH x KW taps; pt/pl: padding before the first row/column
+// (the padding after is implied by OH/OW). Planes are contiguous, W elements per row.
+struct ConvGeom {
+  int64_t C = 0, H = 0, W = 0, OH = 0, OW = 0, KH = 0, KW = 0;
+  int64_t sh = 1, sw = 1, pt = 0, pl = 0, dh = 1, dw = 1;
+};
+// Patch matrix of output pixels [p0, p0 + np) (pixels in row-major order): row k = (c, ky, kx),
+// np columns, zeros where a tap falls into the padding.
+using Im2colFn = void (*)(const ConvGeom&, const void* x, int64_t p0, int64_t np, void* col);
+// The reverse: adds each patch-matrix entry into the input pixel it came from (dx +=).
+using Col2imFn = void (*)(const ConvGeom&, const void* col, int64_t p0, int64_t np, void* dx);
+// The same patch matrix laid out as GemmArgs::Bpacked: ceil(np / nr) panels, each K x nr
+// (K = C * KH * KW rows, k-major), columns past np zero.
+using Im2colPanelsFn = void (*)(const ConvGeom&, const void* x, int64_t p0, int64_t np, int64_t nr, void* panels);
+// One input plane with one KH x KW filter (depthwise convolution): y (OH x OW) += x (*) w;
+// backward: dx (H x W) += dy (*)^T w and dw (KH x KW) += x (*) dy.
+using PlaneConvFn = void (*)(const ConvGeom&, const void* x, const void* w, void* y);
+using PlaneConvDataFn = void (*)(const ConvGeom&, const void* dy, const void* w, void* dx);
+using PlaneConvWeightFn = void (*)(const ConvGeom&, const void* x, const void* dy, void* dw);
+
+// One time step of a recurrent cell (ops/rnn.cpp) over batch rows [b0, b1); every (B, n) operand
+// is contiguous with rows of n. Forward: `gates` (B, G*H) holds the summed input and hidden
+// pre-activations (for GRU the input part only, `hgates` the hidden part with its bias) and is
+// overwritten by the activations that backward reads. Backward: the gradient wrt h_t is
+// `dy` + `dh`; it writes the pre-activation gradients `dgx` (and, for GRU, the hidden-side `dgh`,
+// whose n block carries r), carries LSTM's cell gradient in `dc`, and GRU writes its direct
+// z * dh_t part for h_{t-1} back into `dh` (the rest comes from the recurrent GEMM).
+enum class RnnMode : int { Tanh, Relu, Lstm, Gru, Count };
+struct RnnStepArgs {
+  int64_t H = 0;
+  void* gates = nullptr;
+  const void* hgates = nullptr;  // GRU, forward
+  const void* hprev = nullptr;
+  const void* cprev = nullptr;   // LSTM
+  void* h = nullptr;             // forward: written; backward: read (RNN)
+  void* c = nullptr;             // LSTM: c_t, written forward and read backward
+  void* hn = nullptr;            // GRU: hidden part of the n gate, written forward, read backward
+  const void* dy = nullptr;
+  void* dh = nullptr;
+  void* dc = nullptr;
+  void* dgx = nullptr;
+  void* dgh = nullptr;
+};
+using RnnStep = void (*)(const RnnStepArgs&, int64_t b0, int64_t b1);
+
 struct Kernels {
   BinaryLoop binary[int(BinaryOp::Count)][kNumDTypes] = {};
   UnaryLoop unary[int(UnaryOp::Count)][kNumDTypes] = {};
@@ -81,9 +261,31 @@ struct Kernels {
   CumsumLoop cumsum[kNumDTypes] = {};
   GemmFn gemm[kNumDTypes] = {};
   int gemm_tile[kNumDTypes][2] = {};  // MR, NR of the micro-kernel
+  GemmPackFn gemm_pack_a[kNumDTypes] = {};
   double (*fma_peak)(double seconds) = nullptr;
   NormForward norm_forward[kNumDTypes] = {};
   NormBackward norm_backward[kNumDTypes] = {};
+  BatchNormStats batch_norm_stats[kNumDTypes] = {};
+  BatchNormApply batch_norm_apply[kNumDTypes] = {};
+  RnnStep rnn_forward[int(RnnMode::Count)][kNumDTypes] = {};
+  RnnStep rnn_backward[int(RnnMode::Count)][kNumDTypes] = {};
+  Im2colFn im2col[kNumDTypes] = {};
+  Col2imFn col2im[kNumDTypes] = {};
+  Im2colPanelsFn im2col_panels[kNumDTypes] = {};
+  PlaneConvFn plane_conv[kNumDTypes] = {};
+  PlaneConvDataFn plane_conv_data[kNumDTypes] = {};
+  PlaneConvWeightFn plane_conv_weight[kNumDTypes] = {};
+  RowBackwardLoop row_backward[2][kNumDTypes] = {};
+  AttentionForward attention_forward[kNumDTypes] = {};
+  AttentionBackward attention_backward[kNumDTypes] = {};
+  int attention_tile[kNumDTypes][2] = {};  // BQ (query rows), BK (keys) per block
+  CrossEntropyLoop cross_entropy_forward[kNumDTypes] = {};
+  CrossEntropyLoop cross_entropy_backward[kNumDTypes] = {};
+  SgdLoop sgd[kNumDTypes] = {};
+  AdamLoop adam[kNumDTypes] = {};
+  RmspropLoop rmsprop[kNumDTypes] = {};
+  AdagradLoop adagrad[kNumDTypes] = {};
+  PowSumLoop pow_sum[kNumDTypes] = {};
 };
 
 // The table for the ISA in use (detected once; see core/cpu_features.h for the override).
@@ -95,7 +297,13 @@ const Kernels& kernels();
   void LAMINA_ISA_FN(register_elementwise, isa)(Kernels&); \
   void LAMINA_ISA_FN(register_reduce, isa)(Kernels&); \
   void LAMINA_ISA_FN(register_gemm, isa)(Kernels&); \
-  void LAMINA_ISA_FN(register_norm, isa)(Kernels&);
+  void LAMINA_ISA_FN(register_norm, isa)(Kernels&); \
+  void LAMINA_ISA_FN(register_batch_norm, isa)(Kernels&); \
+  void LAMINA_ISA_FN(register_rnn, isa)(Kernels&); \
+  void LAMINA_ISA_FN(register_conv, isa)(Kernels&); \
+  void LAMINA_ISA_FN(register_attention, isa)(Kernels&); \
+  void LAMINA_ISA_FN(register_loss, isa)(Kernels&); \
+  void LAMINA_ISA_FN(register_optim, isa)(Kernels&);
 LAMINA_DECLARE_ISA(avx512)
 LAMINA_DECLARE_ISA(avx2)
 LAMINA_DECLARE_ISA(base)

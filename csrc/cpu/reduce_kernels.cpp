@@ -121,36 +121,62 @@ void sqdev_loop(int64_t An, int64_t R, int64_t K, const char* in_, const char* m
     }
 }
 
+// Row reductions keep L independent lanes so the loops vectorise without reassociating a
+// single running value (which the compiler may not do without -ffast-math).
+constexpr int kLanes = 16;
+
 template <class T>
 T row_max(const T* x, int64_t n) {
+  T lanes[kLanes];
+  for (int l = 0; l < kLanes; ++l) lanes[l] = -std::numeric_limits<T>::infinity();
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) lanes[l] = (x[i + l] > lanes[l] || x[i + l] != x[i + l]) ? x[i + l] : lanes[l];
   T m = -std::numeric_limits<T>::infinity();
-  for (int64_t i = 0; i < n; ++i) m = (x[i] > m || x[i] != x[i]) ? x[i] : m;
+  for (; i < n; ++i) m = (x[i] > m || x[i] != x[i]) ? x[i] : m;
+  for (int l = 0; l < kLanes; ++l) m = (lanes[l] > m || lanes[l] != lanes[l]) ? lanes[l] : m;
   return m;
+}
+
+// Sum of exp(x - m) over the row, accumulated in Acc<T>; writes each exp to y when y != null.
+template <class T>
+typename Acc<T>::type row_sum_exp(const T* x, T m, T* y, int64_t n) {
+  using A = typename Acc<T>::type;
+  A lanes[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      T e = vexp(T(x[i + l] - m));
+      if (y) y[i + l] = e;
+      lanes[l] += A(e);
+    }
+  A s = 0;
+  for (; i < n; ++i) {
+    T e = vexp(T(x[i] - m));
+    if (y) y[i] = e;
+    s += A(e);
+  }
+  for (int l = 0; l < kLanes; ++l) s += lanes[l];
+  return s;
 }
 
 template <class T>
 void softmax_rows(int64_t rows, int64_t n, const char* in_, char* out_) {
-  using A = typename Acc<T>::type;
   for (int64_t r = 0; r < rows; ++r) {
     const T* x = reinterpret_cast<const T*>(in_) + r * n;
     T* y = reinterpret_cast<T*>(out_) + r * n;
     T m = row_max(x, n);
     if (m == -std::numeric_limits<T>::infinity()) m = 0;  // all -inf: exp gives 0/0 = NaN like PyTorch
-    A s = 0;
-    for (int64_t i = 0; i < n; ++i) { y[i] = vexp(T(x[i] - m)); s += A(y[i]); }
-    T inv = T(1 / s);
+    T inv = T(1 / row_sum_exp(x, m, y, n));
     for (int64_t i = 0; i < n; ++i) y[i] *= inv;
   }
 }
 
 template <class T>
 T row_lse(const T* x, int64_t n) {
-  using A = typename Acc<T>::type;
   T m = row_max(x, n);
   if (std::isinf(m) || m != m) return m;  // all -inf gives -inf; any +inf or NaN wins
-  A s = 0;
-  for (int64_t i = 0; i < n; ++i) s += A(vexp(T(x[i] - m)));
-  return T(m + T(std::log(s)));
+  return T(m + T(std::log(row_sum_exp<T>(x, m, nullptr, n))));
 }
 
 template <class T>
@@ -167,6 +193,28 @@ template <class T>
 void logsumexp_rows(int64_t rows, int64_t n, const char* in_, char* out_) {
   for (int64_t r = 0; r < rows; ++r)
     reinterpret_cast<T*>(out_)[r] = row_lse(reinterpret_cast<const T*>(in_) + r * n, n);
+}
+
+// softmax: dx = y * (g - sum(g * y)); log_softmax (y = log p): dx = g - exp(y) * sum(g).
+template <class T, bool log>
+void softmax_backward_rows(int64_t rows, int64_t n, const char* y_, const char* g_, char* dx_) {
+  constexpr int L = kLanes;
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* y = reinterpret_cast<const T*>(y_) + r * n;
+    const T* g = reinterpret_cast<const T*>(g_) + r * n;
+    T* dx = reinterpret_cast<T*>(dx_) + r * n;
+    T lanes[L] = {};
+    int64_t i = 0;
+    for (; i + L <= n; i += L)
+      for (int l = 0; l < L; ++l) lanes[l] += log ? g[i + l] : g[i + l] * y[i + l];
+    T s = 0;
+    for (; i < n; ++i) s += log ? g[i] : g[i] * y[i];
+    for (int l = 0; l < L; ++l) s += lanes[l];
+    if (log)
+      for (i = 0; i < n; ++i) dx[i] = g[i] - vexp(y[i]) * s;
+    else
+      for (i = 0; i < n; ++i) dx[i] = y[i] * (g[i] - s);
+  }
 }
 
 template <class T, class O>
@@ -224,6 +272,10 @@ void LAMINA_ISA_FN(register_reduce, LAMINA_ISA)(Kernels& k) {
   k.row[int(RowOp::LogSoftmax)][F64] = log_softmax_rows<double>;
   k.row[int(RowOp::LogSumExp)][F32] = logsumexp_rows<float>;
   k.row[int(RowOp::LogSumExp)][F64] = logsumexp_rows<double>;
+  k.row_backward[0][F32] = softmax_backward_rows<float, false>;
+  k.row_backward[0][F64] = softmax_backward_rows<double, false>;
+  k.row_backward[1][F32] = softmax_backward_rows<float, true>;
+  k.row_backward[1][F64] = softmax_backward_rows<double, true>;
   k.cumsum[F32] = cumsum_loop<float, float>;
   k.cumsum[F64] = cumsum_loop<double, double>;
   k.cumsum[I32] = cumsum_loop<int32_t, int64_t>;

@@ -5,6 +5,7 @@
 
 #include "core/cuda_runtime.h"
 #include "core/iterate.h"
+#include "cuda/ops.h"
 
 namespace lamina {
 
@@ -82,22 +83,26 @@ void copy_into(const Tensor& dst, const Tensor& src_in) {
   if (dst.numel() == 0) return;
   Device dd = dst.device(), sd = src.device();
   if (dd.is_cpu() && sd.is_cpu()) return copy_cpu(dst, src);
-  // Device transfers move contiguous bytes of the destination dtype; stage on the host otherwise.
-  if (src.dtype() != dst.dtype() || !src.is_contiguous() || src.shape() != src_in.shape()) {
-    LAMINA_CHECK(sd.is_cpu(), NotImplementedError, "[copy] casting or strided copies on ", sd.str(),
-                 " are not implemented yet: src ", src_in.shape(), " ", dtype_name(src.dtype()));
+  // On one GPU a strided, casting kernel does it all, unless it is a plain byte copy.
+  const bool plain = src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous() &&
+                     src.shape() == src_in.shape();
+  if (dd == sd && !plain) return cuda::copy(dst, src);
+  // Across devices, contiguous bytes of the destination dtype move: cast and gather on the
+  // source's side first, scatter on the destination's side after.
+  if (src.dtype() != dst.dtype() || !src.is_contiguous() || src.shape() != src_in.shape())
     return copy_into(dst, to(src, dst.dtype(), sd, true));
-  }
   if (!dst.is_contiguous()) {
-    LAMINA_CHECK(dd.is_cpu(), NotImplementedError, "[copy] strided destination on ", dd.str(), " is not implemented yet");
     Tensor tmp = Tensor::empty(dst.shape(), dst.dtype(), dd);
     copy_into(tmp, src);
-    return copy_cpu(dst, tmp);
+    return copy_into(dst, tmp);
   }
   int64_t nbytes = dst.numel() * itemsize(dst.dtype());
   if (dd.is_cuda() && sd.is_cpu()) cuda::memcpy(dst.bytes(), src.bytes(), nbytes, cuda::CopyKind::HostToDevice, dd.index);
   else if (dd.is_cpu() && sd.is_cuda()) cuda::memcpy(dst.bytes(), src.bytes(), nbytes, cuda::CopyKind::DeviceToHost, sd.index);
-  else cuda::memcpy(dst.bytes(), src.bytes(), nbytes, cuda::CopyKind::DeviceToDevice, dd.index);
+  else {
+    if (sd != dd) cuda::synchronize(sd.index);  // the source device's queued writes land first
+    cuda::memcpy(dst.bytes(), src.bytes(), nbytes, cuda::CopyKind::DeviceToDevice, dd.index);
+  }
 }
 
 Tensor to(const Tensor& src, DType dt, Device dev, bool force_copy) {
@@ -125,10 +130,13 @@ Tensor where(const Tensor& cond_in, const Tensor& a, const Tensor& b) {
   LAMINA_CHECK(a.device() == b.device() && a.device() == cond_in.device(), RuntimeError,
                "[where] expected all tensors on one device, got ", cond_in.device().str(), ", ", a.device().str(),
                " and ", b.device().str());
-  LAMINA_CHECK(a.device().is_cpu(), NotImplementedError, "[where] is not implemented on ", a.device().str(), " yet");
   Tensor cond = cast(cond_in, DType::Bool);
   Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
-  Tensor out = Tensor::empty(shape, a.dtype());
+  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+  if (out.device().is_cuda()) {
+    cuda::where(out, cond, a, b);
+    return out;
+  }
   Tensor ce = cond.expand(shape), ae = a.expand(shape), be = b.expand(shape);
   int64_t es = itemsize(a.dtype());
   auto L = make_layout<4>(shape, {&out.strides(), &ce.strides(), &ae.strides(), &be.strides()}, {es, 1, es, es});

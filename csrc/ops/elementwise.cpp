@@ -1,6 +1,7 @@
 #include "ops/elementwise.h"
 
 #include "core/iterate.h"
+#include "cuda/ops.h"
 #include "ops/copy.h"
 
 namespace lamina {
@@ -29,24 +30,31 @@ bool float_only(UnaryOp op) {
 void check_device(const Tensor& a, const Tensor& b, const char* name) {
   LAMINA_CHECK(a.device() == b.device(), RuntimeError, "[", name, "] expected all tensors on the same device, got ",
                a.device().str(), " and ", b.device().str());
-  LAMINA_CHECK(a.device().is_cpu(), NotImplementedError, "[", name, "] is not implemented on ", a.device().str(),
-               " yet");
 }
 
-void run_binary(cpu::BinaryLoop fn, const Tensor& out, const Tensor& a, const Tensor& b, const double* params) {
+// A 0-d CPU tensor (how Python scalars arrive) next to a CUDA tensor moves to its device, as
+// PyTorch allows; any other device mismatch is left for check_device to report.
+Tensor match_scalar_device(const Tensor& t, const Tensor& other) {
+  return t.dim() == 0 && t.device().is_cpu() && other.device().is_cuda() ? to(t, t.dtype(), other.device()) : t;
+}
+
+void run_binary(BinaryOp op, cpu::BinaryLoop fn, const Tensor& out, const Tensor& a, const Tensor& b,
+                const std::vector<double>& params) {
   Tensor ae = a.expand(out.shape()), be = b.expand(out.shape());
+  if (out.device().is_cuda()) return cuda::binary(op, out, ae, be, params);
   auto L = make_layout<3>(out.shape(), {&out.strides(), &ae.strides(), &be.strides()},
                           {itemsize(out.dtype()), itemsize(a.dtype()), itemsize(b.dtype())});
   for_each_row<3>(L, {out.bytes(), ae.bytes(), be.bytes()}, kGrain,
                   [&](std::array<char*, 3> p, std::array<int64_t, 3> st, int64_t n) {
-                    fn(n, p[1], st[1], p[2], st[2], p[0], st[0], params);
+                    fn(n, p[1], st[1], p[2], st[2], p[0], st[0], params.data());
                   });
 }
 
-void run_unary(cpu::UnaryLoop fn, const Tensor& out, const Tensor& a, const double* params) {
+void run_unary(UnaryOp op, cpu::UnaryLoop fn, const Tensor& out, const Tensor& a, const std::vector<double>& params) {
+  if (out.device().is_cuda()) return cuda::unary(op, out, a, params);
   auto L = make_layout<2>(out.shape(), {&out.strides(), &a.strides()}, {itemsize(out.dtype()), itemsize(a.dtype())});
   for_each_row<2>(L, {out.bytes(), a.bytes()}, kGrain, [&](std::array<char*, 2> p, std::array<int64_t, 2> st, int64_t n) {
-    fn(n, p[1], st[1], p[0], st[0], params);
+    fn(n, p[1], st[1], p[0], st[0], params.data());
   });
 }
 
@@ -76,7 +84,7 @@ void check_bool_sub(BinaryOp op, const Tensor& a, const Tensor& b) {
 
 void check_int_zero(BinaryOp op, DType compute, const Tensor& b) {
   if (!(op == BinaryOp::FloorDiv || op == BinaryOp::Mod) || !is_integral(compute) || b.numel() == 0) return;
-  Tensor bi = cast(b, DType::Int64).contiguous();
+  Tensor bi = to(b, DType::Int64, Device{}).contiguous();  // read on the host, whatever b's device
   const int64_t* p = bi.data<int64_t>();
   for (int64_t i = 0; i < bi.numel(); ++i)
     LAMINA_CHECK(p[i] != 0, ZeroDivisionError, "[", op_name(op), "] integer division by zero");
@@ -96,10 +104,15 @@ DType result_type(const Tensor& a, const Tensor& b) {
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::vector<double>& params) {
   const char* name = op_name(op);
+  if (a.device() != b.device()) {
+    Tensor am = match_scalar_device(a, b), bm = match_scalar_device(b, a);
+    if (am.device() == bm.device()) return binary(op, am, bm, params);
+  }
   check_device(a, b, name);
   // The common case (one dtype, contiguous, same shape or a 0-d right operand) skips the
   // broadcasting and layout work, which dominates small ops.
-  if (a.dtype() == b.dtype() && a.is_contiguous() && b.is_contiguous() && (b.dim() == 0 || a.shape() == b.shape())) {
+  if (a.device().is_cpu() && a.dtype() == b.dtype() && a.is_contiguous() && b.is_contiguous() &&
+      (b.dim() == 0 || a.shape() == b.shape())) {
     Plan p = plan_binary(op, a.dtype());
     auto fn = cpu::kernels().binary[int(op)][int(p.compute)];
     if (fn && p.compute == a.dtype()) {
@@ -119,13 +132,14 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::vector<d
   auto fn = cpu::kernels().binary[int(op)][int(p.compute)];
   LAMINA_CHECK(fn, TypeError, "[", name, "] not implemented for ", dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
   DType out_kernel = is_comparison(op) ? DType::Bool : p.compute;
-  Tensor out = Tensor::empty(shape, out_kernel);
-  run_binary(fn, out, cast(a, p.compute), cast(b, p.compute), params.data());
+  Tensor out = Tensor::empty(shape, out_kernel, a.device());
+  run_binary(op, fn, out, cast(a, p.compute), cast(b, p.compute), params);
   return out_kernel == p.result ? out : cast(out, p.result);
 }
 
-void binary_(BinaryOp op, const Tensor& a, const Tensor& b) {
+void binary_(BinaryOp op, const Tensor& a, const Tensor& b_in) {
   const char* name = op_name(op);
+  const Tensor b = match_scalar_device(b_in, a);
   check_device(a, b, name);
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   LAMINA_CHECK(shape == a.shape(), ShapeError, "[", name, "_] output with shape ", a.shape(),
@@ -142,17 +156,16 @@ void binary_(BinaryOp op, const Tensor& a, const Tensor& b) {
   bool direct = out_kernel == a.dtype() && a.dtype() == p.compute && b.storage() != a.storage();
   if (direct) {
     a.bump_version();
-    run_binary(fn, a, a, cast(b, p.compute), nullptr);
+    run_binary(op, fn, a, a, cast(b, p.compute), {});
   } else {
-    Tensor out = Tensor::empty(shape, out_kernel);
-    run_binary(fn, out, cast(a, p.compute), cast(b, p.compute), nullptr);
+    Tensor out = Tensor::empty(shape, out_kernel, a.device());
+    run_binary(op, fn, out, cast(a, p.compute), cast(b, p.compute), {});
     copy_into(a, out);
   }
 }
 
 Tensor unary(UnaryOp op, const Tensor& a, const std::vector<double>& params) {
   const char* name = op_name(op);
-  LAMINA_CHECK(a.device().is_cpu(), NotImplementedError, "[", name, "] is not implemented on ", a.device().str(), " yet");
   DType t = a.dtype(), c = t;
   if (op == UnaryOp::Not) {
     LAMINA_CHECK(!is_floating(t), TypeError, "[bitwise_not] is only defined for bool and integer tensors, got ", dtype_name(t));
@@ -168,8 +181,8 @@ Tensor unary(UnaryOp op, const Tensor& a, const std::vector<double>& params) {
   if (c == DType::Float16 || c == DType::BFloat16) c = DType::Float32;
   auto fn = cpu::kernels().unary[int(op)][int(c)];
   LAMINA_CHECK(fn, TypeError, "[", name, "] not implemented for ", dtype_name(t));
-  Tensor out = Tensor::empty(a.shape(), c);
-  run_unary(fn, out, cast(a, c), params.data());
+  Tensor out = Tensor::empty(a.shape(), c, a.device());
+  run_unary(op, fn, out, cast(a, c), params);
   return out.dtype() == result ? out : cast(out, result);
 }
 

@@ -6,6 +6,7 @@
 #include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "cpu/kernels.h"
+#include "cuda/ops.h"
 #include "ops/copy.h"
 
 namespace lamina {
@@ -40,14 +41,23 @@ void set_blocking(cpu::GemmArgs& g, DType dt) {
 void check_operands(const Tensor& a, const Tensor& b, const char* op) {
   LAMINA_CHECK(a.device() == b.device(), RuntimeError, "[", op, "] expected both operands on one device, got ",
                a.device().str(), " and ", b.device().str());
-  require_cpu(a, op);
   LAMINA_CHECK(a.dtype() == b.dtype(), RuntimeError, "[", op, "] expected operands of one dtype, got ",
                dtype_name(a.dtype()), " and ", dtype_name(b.dtype()), " for shapes ", a.shape(), " and ", b.shape());
 }
 
 // C (contiguous rows) = A * B for matrices given by pointer and strides, over `threads` threads.
 void run_gemm(DType dt, int64_t M, int64_t N, int64_t K, const char* A, int64_t rsa, int64_t csa, const char* B,
-              int64_t rsb, int64_t csb, char* C, int64_t ldc, const char* bias, Activation act, int threads) {
+              int64_t rsb, int64_t csb, char* C, int64_t ldc, const char* bias, Activation act, int threads,
+              Device dev = {}) {
+  if (dev.is_cuda()) {
+    cuda::GemmArgs g;
+    g.dtype = dt; g.M = M; g.N = N; g.K = K;
+    g.A = A; g.rsa = rsa; g.csa = csa;
+    g.B = B; g.rsb = rsb; g.csb = csb;
+    g.C = C; g.ldc = ldc;
+    g.bias = bias; g.act = int(act); g.device = dev.index;
+    return cuda::gemm(g);
+  }
   cpu::GemmArgs g;
   g.M = M; g.N = N; g.K = K;
   g.A = A; g.rsa = rsa; g.csa = csa;
@@ -99,15 +109,16 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   }
   Shape out_shape = batch;
   out_shape.insert(out_shape.end(), {M, N});
-  Tensor out = Tensor::empty(out_shape, dt);
+  const Device dev = a_in.device();
+  Tensor out = Tensor::empty(out_shape, dt, dev);
   const int64_t es = itemsize(dt);
   const int nt = get_num_threads();
   if (merged) {
     run_gemm(dt, nb * M, N, K, ae.bytes(), ae.strides()[nd], ae.strides()[nd + 1], be.bytes(), be.strides()[nd],
-             be.strides()[nd + 1], out.bytes(), N, nullptr, Activation::None, nt);
+             be.strides()[nd + 1], out.bytes(), N, nullptr, Activation::None, nt, dev);
   } else if (out.numel()) {
     // Many small products run one per thread; large ones run one at a time on all threads.
-    const bool per_thread = nb >= nt && double(M) * N * K < 128.0 * 128 * 128;
+    const bool per_thread = dev.is_cpu() && nb >= nt && double(M) * N * K < 128.0 * 128 * 128;
     parallel_for(0, nb, per_thread ? 1 : nb + 1, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
         int64_t ao = 0, bo = 0, r = i;
@@ -119,7 +130,7 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
         }
         run_gemm(dt, M, N, K, ae.bytes() + ao * es, ae.strides()[nd], ae.strides()[nd + 1], be.bytes() + bo * es,
                  be.strides()[nd], be.strides()[nd + 1], out.bytes() + i * M * N * es, N, nullptr, Activation::None,
-                 per_thread ? 1 : nt);
+                 per_thread ? 1 : nt, dev);
       }
     });
   }
@@ -141,6 +152,8 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor* bias_in, Act
   if (bias_in) {
     LAMINA_CHECK(bias_in->dim() == 1 && bias_in->shape()[0] == N, ShapeError, "[linear] bias shape ", bias_in->shape(),
                  " does not match weight shape ", w_in.shape());
+    LAMINA_CHECK(bias_in->device() == x_in.device(), RuntimeError, "[linear] bias is on ", bias_in->device().str(),
+                 " but the input is on ", x_in.device().str());
     LAMINA_CHECK(bias_in->dtype() == x_in.dtype(), RuntimeError, "[linear] bias dtype ", dtype_name(bias_in->dtype()),
                  " differs from input dtype ", dtype_name(x_in.dtype()));
   }
@@ -151,10 +164,10 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor* bias_in, Act
   Tensor bias = bias_in ? cast(*bias_in, dt).contiguous() : Tensor();
   Shape out_shape(x.shape().begin(), x.shape().end() - 1);
   out_shape.push_back(N);
-  Tensor out = Tensor::empty(out_shape, dt);
+  Tensor out = Tensor::empty(out_shape, dt, x_in.device());
   if (out.numel())
     run_gemm(dt, rows, N, K, x2.bytes(), x2.strides()[0], x2.strides()[1], w.bytes(), w.strides()[1], w.strides()[0],
-             out.bytes(), N, bias_in ? bias.bytes() : nullptr, act, get_num_threads());
+             out.bytes(), N, bias_in ? bias.bytes() : nullptr, act, get_num_threads(), x_in.device());
   return dt == x_in.dtype() ? out : cast(out, x_in.dtype());
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/parallel.h"
+#include "cuda/ops.h"
 #include "ops/copy.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
@@ -61,13 +62,10 @@ Layout layout_for(const Tensor& x, const Dims& dims_in, const char* name) {
 
 DType compute_dtype(DType t) { return (t == DType::Float16 || t == DType::BFloat16) ? DType::Float32 : t; }
 
-void check_cpu(const Tensor& x, const char* name) {
-  LAMINA_CHECK(x.device().is_cpu(), NotImplementedError, "[", name, "] is not implemented on ", x.device().str(), " yet");
-}
-
 // Runs a (A, R, K) -> (A, K) loop with threads: over A when there are many outputs, else
 // over chunks of R whose partial results the same loop combines.
-void run_reduce(cpu::ReduceLoop fn, DType in_t, DType out_t, const Layout& L, const Tensor& out) {
+void run_reduce(ReduceOp op, cpu::ReduceLoop fn, DType in_t, DType out_t, const Layout& L, const Tensor& out) {
+  if (out.device().is_cuda()) return cuda::reduce(op, L.x, L.A, L.R, L.K, out);
   const int64_t A = L.A, R = L.R, K = L.K, is = itemsize(in_t), os = itemsize(out_t);
   const char* in = L.x.bytes();
   char* o = out.bytes();
@@ -96,7 +94,6 @@ void run_reduce(cpu::ReduceLoop fn, DType in_t, DType out_t, const Layout& L, co
 
 Tensor reduce(ReduceOp op, const Tensor& x_in, const Dims& dims, bool keepdim) {
   const char* name = reduce_name(op);
-  check_cpu(x_in, name);
   DType c = compute_dtype(x_in.dtype());
   Layout L = layout_for(cast(x_in, c), dims, name);
   if ((op == ReduceOp::Max || op == ReduceOp::Min) && L.R == 0)
@@ -104,8 +101,8 @@ Tensor reduce(ReduceOp op, const Tensor& x_in, const Dims& dims, bool keepdim) {
   auto fn = cpu::kernels().reduce[int(op)][int(c)];
   LAMINA_CHECK(fn, TypeError, "[", name, "] not implemented for ", dtype_name(x_in.dtype()));
   DType out_t = (op == ReduceOp::Sum || op == ReduceOp::Prod) && !is_floating(c) ? DType::Int64 : c;
-  Tensor out = Tensor::empty(keepdim ? L.keep_shape : L.drop_shape, out_t);
-  if (out.numel()) run_reduce(fn, c, out_t, L, out);
+  Tensor out = Tensor::empty(keepdim ? L.keep_shape : L.drop_shape, out_t, x_in.device());
+  if (out.numel()) run_reduce(op, fn, c, out_t, L, out);
   DType final_t = is_floating(x_in.dtype()) ? x_in.dtype() : out_t;
   return cast(out, final_t);
 }
@@ -120,18 +117,18 @@ Tensor mean(const Tensor& x, const Dims& dims, bool keepdim) {
 }
 
 Tensor var(const Tensor& x_in, const Dims& dims, double correction, bool keepdim) {
-  check_cpu(x_in, "var");
   LAMINA_CHECK(is_floating(x_in.dtype()), TypeError, "[var] expected a floating point tensor, got ", dtype_name(x_in.dtype()));
   DType c = compute_dtype(x_in.dtype());
   Layout L = layout_for(cast(x_in, c), dims, "var");
-  Tensor m = Tensor::empty({L.A, L.K}, c);
+  Tensor m = Tensor::empty({L.A, L.K}, c, x_in.device());
   auto sum = cpu::kernels().reduce[int(ReduceOp::Sum)][int(c)];
-  if (m.numel()) run_reduce(sum, c, c, L, m);
+  if (m.numel()) run_reduce(ReduceOp::Sum, sum, c, c, L, m);
   Tensor mm = unary(cpu::UnaryOp::MulScalar, m, {L.R ? 1.0 / double(L.R) : NAN});
-  Tensor out = Tensor::empty({L.A, L.K}, c);
+  Tensor out = Tensor::empty({L.A, L.K}, c, x_in.device());
   auto fn = cpu::kernels().sqdev[int(c)];
   const int64_t K = L.K, R = L.R, is = itemsize(c);
-  parallel_for(0, L.A, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(R * K, 1)), [&](int64_t lo, int64_t hi) {
+  if (out.device().is_cuda()) cuda::sqdev(L.x, L.A, R, K, mm, out);
+  else parallel_for(0, L.A, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(R * K, 1)), [&](int64_t lo, int64_t hi) {
     fn(hi - lo, R, K, L.x.bytes() + lo * R * K * is, mm.bytes() + lo * K * is, out.bytes() + lo * K * is);
   });
   double denom = std::max(0.0, double(L.R) - correction);
@@ -141,16 +138,16 @@ Tensor var(const Tensor& x_in, const Dims& dims, double correction, bool keepdim
 
 std::pair<Tensor, Tensor> max_min_dim(const Tensor& x_in, int64_t dim, bool keepdim, bool is_max) {
   const char* name = is_max ? "max" : "min";
-  check_cpu(x_in, name);
   DType c = compute_dtype(x_in.dtype());
   Layout L = layout_for(cast(x_in, c), {dim}, name);
   LAMINA_CHECK(L.R > 0, IndexError, "[", name, "] cannot take the ", name, " over a zero-size dimension: input shape ",
                x_in.shape(), ", dim ", dim);
   Shape shape = keepdim ? L.keep_shape : L.drop_shape;
-  Tensor vals = Tensor::empty(shape, c), idx = Tensor::empty(shape, DType::Int64);
+  Tensor vals = Tensor::empty(shape, c, x_in.device()), idx = Tensor::empty(shape, DType::Int64, x_in.device());
   auto fn = cpu::kernels().arg[int(c)];
   const int64_t R = L.R, K = L.K, is = itemsize(c);
-  if (vals.numel())
+  if (vals.device().is_cuda()) cuda::arg_reduce(L.x, L.A, R, K, vals, idx, is_max);
+  else if (vals.numel())
     parallel_for(0, L.A, std::max<int64_t>(1, (1 << 15) / (R * K)), [&](int64_t lo, int64_t hi) {
       fn(hi - lo, R, K, L.x.bytes() + lo * R * K * is, vals.bytes() + lo * K * is, idx.data<int64_t>() + lo * K, is_max);
     });
@@ -158,17 +155,17 @@ std::pair<Tensor, Tensor> max_min_dim(const Tensor& x_in, int64_t dim, bool keep
 }
 
 Tensor logsumexp(const Tensor& x_in, const Dims& dims, bool keepdim) {
-  check_cpu(x_in, "logsumexp");
   DType c = is_floating(x_in.dtype()) ? compute_dtype(x_in.dtype()) : DType::Float32;
   // Move the reduced dims last and contiguous, then reduce rows.
   Layout L = layout_for(cast(x_in, c), dims, "logsumexp");
   Tensor xr = L.K == 1 ? L.x : L.x.reshape({L.A, L.R, L.K}).transpose(1, 2).contiguous();
-  Tensor out = Tensor::empty(keepdim ? L.keep_shape : L.drop_shape, c);
+  Tensor out = Tensor::empty(keepdim ? L.keep_shape : L.drop_shape, c, x_in.device());
   auto fn = cpu::kernels().row[int(cpu::RowOp::LogSumExp)][int(c)];
   const int64_t rows = L.A * L.K, n = L.R, is = itemsize(c);
   if (rows) {
-    if (n == 0) return cast(full(out.shape(), -INFINITY, c, Device{}), is_floating(x_in.dtype()) ? x_in.dtype() : c);
-    parallel_for(0, rows, std::max<int64_t>(1, (1 << 14) / n), [&](int64_t lo, int64_t hi) {
+    if (n == 0) return cast(full(out.shape(), -INFINITY, c, x_in.device()), is_floating(x_in.dtype()) ? x_in.dtype() : c);
+    if (out.device().is_cuda()) cuda::row(cpu::RowOp::LogSumExp, xr, rows, n, out);
+    else parallel_for(0, rows, std::max<int64_t>(1, (1 << 14) / n), [&](int64_t lo, int64_t hi) {
       fn(hi - lo, n, xr.bytes() + lo * n * is, out.bytes() + lo * is);
     });
   }
@@ -177,25 +174,46 @@ Tensor logsumexp(const Tensor& x_in, const Dims& dims, bool keepdim) {
 
 Tensor softmax(const Tensor& x_in, int64_t dim, bool log) {
   const char* name = log ? "log_softmax" : "softmax";
-  check_cpu(x_in, name);
   int64_t nd = x_in.dim();
   int64_t d = wrap_dim(dim, nd, name);
   DType c = is_floating(x_in.dtype()) ? compute_dtype(x_in.dtype()) : DType::Float32;
   Tensor x = cast(x_in, c);
   bool last = nd == 0 || d == nd - 1;
   Tensor xt = (last ? x : x.transpose(d, nd - 1)).contiguous();
-  Tensor out = Tensor::empty(xt.shape(), c);
+  Tensor out = Tensor::empty(xt.shape(), c, x_in.device());
   int64_t n = nd == 0 ? 1 : xt.shape().back(), rows = n ? xt.numel() / n : 0, is = itemsize(c);
   auto fn = cpu::kernels().row[int(log ? cpu::RowOp::LogSoftmax : cpu::RowOp::Softmax)][int(c)];
-  parallel_for(0, rows, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(n, 1)), [&](int64_t lo, int64_t hi) {
+  if (out.device().is_cuda()) cuda::row(log ? cpu::RowOp::LogSoftmax : cpu::RowOp::Softmax, xt, rows, n, out);
+  else parallel_for(0, rows, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(n, 1)), [&](int64_t lo, int64_t hi) {
     fn(hi - lo, n, xt.bytes() + lo * n * is, out.bytes() + lo * n * is);
   });
   Tensor r = last ? out : out.transpose(d, nd - 1).contiguous();
   return is_floating(x_in.dtype()) ? cast(r, x_in.dtype()) : r;
 }
 
+Tensor softmax_backward(const Tensor& y_in, const Tensor& g_in, int64_t dim, bool log) {
+  const char* name = log ? "log_softmax_backward" : "softmax_backward";
+  LAMINA_CHECK(y_in.shape() == g_in.shape(), ShapeError, "[", name, "] gradient shape ", g_in.shape(),
+               " differs from output shape ", y_in.shape());
+  LAMINA_CHECK(y_in.device() == g_in.device(), RuntimeError, "[", name, "] expected all tensors on the same device, got ",
+               y_in.device().str(), " and ", g_in.device().str());
+  const int64_t nd = y_in.dim(), d = wrap_dim(dim, nd, name);
+  const DType c = compute_dtype(is_floating(y_in.dtype()) ? y_in.dtype() : DType::Float32);
+  const bool last = nd == 0 || d == nd - 1;
+  auto rows_of = [&](const Tensor& t) { return (last ? cast(t, c) : cast(t, c).transpose(d, nd - 1)).contiguous(); };
+  Tensor y = rows_of(y_in), g = rows_of(g_in);
+  Tensor dx = Tensor::empty(y.shape(), c, y_in.device());
+  const int64_t n = nd == 0 ? 1 : y.shape().back(), rows = n ? y.numel() / n : 0, is = itemsize(c);
+  auto fn = cpu::kernels().row_backward[log ? 1 : 0][int(c)];
+  if (dx.device().is_cuda()) cuda::row_backward(log, y, g, rows, n, dx);
+  else parallel_for(0, rows, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(n, 1)), [&](int64_t lo, int64_t hi) {
+    fn(hi - lo, n, y.bytes() + lo * n * is, g.bytes() + lo * n * is, dx.bytes() + lo * n * is);
+  });
+  Tensor r = last ? dx : dx.transpose(d, nd - 1).contiguous();
+  return cast(r, is_floating(y_in.dtype()) ? y_in.dtype() : c);
+}
+
 Tensor cumsum(const Tensor& x_in, int64_t dim) {
-  check_cpu(x_in, "cumsum");
   DType c = compute_dtype(x_in.dtype());
   int64_t nd = x_in.dim(), d = wrap_dim(dim, nd, "cumsum");
   Tensor x = cast(x_in, c).contiguous();
@@ -203,10 +221,11 @@ Tensor cumsum(const Tensor& x_in, int64_t dim) {
   for (int64_t i = 0; i < d; ++i) A *= x.shape()[i];
   for (int64_t i = d + 1; i < nd; ++i) K *= x.shape()[i];
   DType out_t = is_floating(c) ? c : DType::Int64;
-  Tensor out = Tensor::empty(x.shape(), out_t);
+  Tensor out = Tensor::empty(x.shape(), out_t, x_in.device());
   auto fn = cpu::kernels().cumsum[int(c)];
   LAMINA_CHECK(fn, TypeError, "[cumsum] not implemented for ", dtype_name(x_in.dtype()));
-  if (x.numel())
+  if (out.device().is_cuda()) cuda::cumsum(x, A, R, K, out);
+  else if (x.numel())
     parallel_for(0, A, std::max<int64_t>(1, (1 << 15) / (R * K)), [&](int64_t lo, int64_t hi) {
       fn(hi - lo, R, K, x.bytes() + lo * R * K * itemsize(c), out.bytes() + lo * R * K * itemsize(out_t));
     });

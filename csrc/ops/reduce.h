@@ -18,6 +18,8 @@ Tensor var(const Tensor& x, const Dims& dims, double correction, bool keepdim);
 std::pair<Tensor, Tensor> max_min_dim(const Tensor& x, int64_t dim, bool keepdim, bool is_max);
 Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim);
 Tensor softmax(const Tensor& x, int64_t dim, bool log);
+// Gradient of softmax/log_softmax along `dim` from the forward output y and the gradient g.
+Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t dim, bool log);
 Tensor cumsum(const Tensor& x, int64_t dim);
 
 }  // namespace lamina

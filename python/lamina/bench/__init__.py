@@ -16,7 +16,7 @@ import importlib
 
 from .harness import Case, NotApplicable, as_lib  # noqa: F401
 
-SUITES = ("matmul", "norms", "overhead")
+SUITES = ("matmul", "conv2d", "norms", "overhead", "attention", "train", "gpu")
 
 
 class UnknownSuite(ValueError):

@@ -149,9 +149,7 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        if ctx.log:
-            return g - y.exp() * g.sum(dim=ctx.dim, keepdim=True), None, None
-        return y * (g - (g * y).sum(dim=ctx.dim, keepdim=True)), None, None
+        return _wrap(_C.softmax_backward(y._t, g._t, ctx.dim, ctx.log)), None, None
 
 
 class Cumsum(Function):

@@ -45,6 +45,11 @@ class Sequential(Module):
         keys = list(self._modules)
         for key in (keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(self), "Sequential")]]):
             del self._modules[key]
+        # Renumber, as PyTorch does, so a later append cannot collide with a surviving key.
+        mods = list(self._modules.values())
+        self._modules.clear()
+        for i, m in enumerate(mods):
+            self._modules[str(i)] = m
 
     def append(self, module):
         self.add_module(str(len(self)), module)

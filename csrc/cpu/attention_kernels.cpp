@@ -1,0 +1,580 @@
+// Fused scaled dot-product attention, FlashAttention-2 style, compiled once per ISA (see
+// CMakeLists.txt). The L x S score matrix never exists: each work item walks one block of BQ
+// queries against blocks of keys and keeps only block-sized tiles.
+//
+// Layout: scores are always held key-major, one key per row and one query per vector lane
+// (St = K * Q^T), in strips of NR queries. Then
+//   - the online softmax runs down the rows with per-query vectors: maxima, rescale factors,
+//     running sums and the saved log-sum-exp (LSE) are elementwise, never horizontal;
+//   - every product reads q, k, v and dO in their natural row-major layout, either as the
+//     broadcast operand (any strides) or as the vector operand (rows), so K and V are never
+//     transposed; only the query block's Q^T and dO^T are packed, once per block, into strips.
+//
+// Forward (one query block): for each key block and each strip of NR queries, St = K_j Q_s^T
+// (k = E) lands in an L1-sized strip buffer, the online softmax turns it into P^T in place, and
+// O_s^T = alpha * O_s^T + V_j^T P^T (k = keys) updates the strip's output, with the rescale by
+// alpha folded into the store. At the end each query keeps its output row and its LSE.
+//
+// Backward: per (query block, key block) pair, St and dPt = V_j dO_i^T are recomputed strip by
+// strip, P = exp(S - LSE), dS = P * (dP - D) with D = rowsum(dO * O), then
+// dV_j += P^T dO_i, dK_j += dS^T Q_i, dQ_i += dS K_j over the whole block. The work items never
+// share an output row (see the passes in kernels.h), so there are no atomics and no per-thread
+// copies of the gradients.
+//
+// Every tile product goes through one register-blocked micro-kernel of the GEMM's shape (MR x NR
+// accumulators, GCC vector extensions): A(i, p) = A[i * ai + p * ap] is broadcast, B(p, j) =
+// B[p * ldb + j] is read in vectors.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/random.h"
+#include "cpu/kernels.h"
+
+namespace lamina::cpu::LAMINA_ISA {
+#include "cpu/fast_math.h"
+namespace {
+
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+constexpr int kRows = 14;  // 14 x 2 accumulators + 2 B vectors + 1 broadcast of 32 registers
+#elif defined(__AVX2__)
+constexpr int kVecBytes = 32;
+constexpr int kRows = 6;   // 6 x 2 + 2 + 1 of 16 registers
+#else
+constexpr int kVecBytes = 16;
+constexpr int kRows = 4;
+#endif
+
+template <class T>
+struct Shape {
+  typedef T V __attribute__((vector_size(kVecBytes)));
+  typedef T VU __attribute__((vector_size(kVecBytes), aligned(sizeof(T))));
+  static constexpr int L = kVecBytes / int(sizeof(T));
+  static constexpr int MR = kRows, NV = 2, NR = NV * L;
+  using Acc = V[MR][NV];
+};
+
+inline int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+// Block sizes from the cache sizes. Query blocks (shared by forward and backward, since they
+// define the work items) are sized so that the backward's per-pair tiles of a nominal head
+// width of 64 stay in half of L2; the forward's key blocks (internal) so that one block of K
+// and V stays in half of L1 for the actual head widths.
+template <class T>
+struct Blocks {
+  int64_t bq, bk;
+};
+
+template <class T>
+const Blocks<T>& blocks() {
+  static const Blocks<T> b = [] {
+    using Sh = Shape<T>;
+    const int64_t l2 = cpu_info().l2, w = 64 * int64_t(sizeof(T));
+    // Backward per pair: Q, dO (rows and strips) of the query block, K, V of the key block and
+    // two score tiles; with bk = bq that is about 8 * w * b + 2 * sizeof(T) * b^2 bytes.
+    int64_t b = Sh::NR * Sh::MR;
+    while (8 * w * (b + Sh::MR * Sh::NR) + 2 * int64_t(sizeof(T)) * (b + Sh::MR * Sh::NR) * (b + Sh::MR * Sh::NR) <= l2 / 2 &&
+           b < 256)
+      b += Sh::MR * Sh::NR / std::__gcd(Sh::MR, Sh::NR);
+    const char* e1 = getenv("LAMINA_ATTN_BQ");
+    const char* e2 = getenv("LAMINA_ATTN_BK");
+    Blocks<T> r{e1 ? atoi(e1) : b, e2 ? atoi(e2) : b};
+    return r;
+  }();
+  return b;
+}
+
+template <class T>
+int64_t forward_keys(int64_t E, int64_t Ev) {
+  using Sh = Shape<T>;
+  const char* e = getenv("LAMINA_ATTN_FBK");
+  if (e) return atoi(e);
+  const int64_t bytes = cpu_info().l1d / 2, per_key = int64_t(sizeof(T)) * (E + Ev);
+  return std::clamp<int64_t>(bytes / std::max<int64_t>(per_key, 1) / Sh::MR, 4, 16) * Sh::MR;
+}
+
+// acc = A(0:M, 0:k) * B(0:k, 0:NR), A(i, p) = A[i * ai + p * ap], B(p, j) = B[p * ldb + j].
+// Kept out of line: inlined into the loops around it, GCC spills an accumulator.
+template <class T, int M>
+__attribute__((noinline)) void micro(int64_t k, const T* A, int64_t ai, int64_t ap, const T* B, int64_t ldb,
+                                     typename Shape<T>::Acc& out) {
+  using Sh = Shape<T>;
+  using V = typename Sh::V;
+  using VU = typename Sh::VU;
+  constexpr int L = Sh::L;
+  V acc[M][2];  // local, so that stores through `out` cannot alias A and B inside the loop
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i) acc[i][0] = acc[i][1] = V{};
+  const T* rows[M];
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i) rows[i] = A + i * ai;
+#pragma GCC unroll 4
+  for (int64_t p = 0; p < k; ++p) {
+    const V b0 = *reinterpret_cast<const VU*>(B + p * ldb);
+    const V b1 = *reinterpret_cast<const VU*>(B + p * ldb + L);
+#pragma GCC unroll 16
+    for (int i = 0; i < M; ++i) {
+      const T a = rows[i][p * ap];
+      acc[i][0] += b0 * a;
+      acc[i][1] += b1 * a;
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i) {
+    out[i][0] = acc[i][0];
+    out[i][1] = acc[i][1];
+  }
+}
+
+// micro<T, mr> for a run-time mr in 1 .. MR.
+template <class T, int M = Shape<T>::MR>
+inline void micro_rows(int64_t mr, int64_t k, const T* A, int64_t ai, int64_t ap, const T* B, int64_t ldb,
+                       typename Shape<T>::Acc& acc) {
+  if constexpr (M > 1) {
+    if (mr < M) return micro_rows<T, M - 1>(mr, k, A, ai, ap, B, ldb, acc);
+  }
+  micro<T, M>(k, A, ai, ap, B, ldb, acc);
+}
+
+enum class Store { Set, Add, Rescale };
+
+// Rows i < mr, columns j < nr of C: C = acc, C += acc, or C = C * scale[j] + acc (Rescale).
+template <class T>
+inline void store(const typename Shape<T>::Acc& acc, int64_t mr, int64_t nr, T* C, int64_t ldc, Store mode,
+                  const T* scale = nullptr) {
+  using Sh = Shape<T>;
+  using V = typename Sh::V;
+  using VU = typename Sh::VU;
+  constexpr int MR = Sh::MR, NR = Sh::NR, L = Sh::L;
+  if (nr == NR) {
+    V s0{}, s1{};
+    if (mode == Store::Rescale) {
+      s0 = *reinterpret_cast<const VU*>(scale);
+      s1 = *reinterpret_cast<const VU*>(scale + L);
+    }
+    for (int64_t i = 0; i < mr; ++i) {
+      VU* c0 = reinterpret_cast<VU*>(C + i * ldc);
+      VU* c1 = reinterpret_cast<VU*>(C + i * ldc + L);
+      if (mode == Store::Set) {
+        *c0 = acc[i][0];
+        *c1 = acc[i][1];
+      } else if (mode == Store::Add) {
+        *c0 = *c0 + acc[i][0];
+        *c1 = *c1 + acc[i][1];
+      } else {
+        *c0 = *c0 * s0 + acc[i][0];
+        *c1 = *c1 * s1 + acc[i][1];
+      }
+    }
+    return;
+  }
+  alignas(64) T buf[MR * NR];
+  for (int i = 0; i < MR; ++i) {
+    std::memcpy(buf + i * NR, &acc[i][0], sizeof(V));
+    std::memcpy(buf + i * NR + L, &acc[i][1], sizeof(V));
+  }
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nr; ++j) {
+      T& c = C[i * ldc + j];
+      c = mode == Store::Set ? buf[i * NR + j] : mode == Store::Add ? c + buf[i * NR + j] : c * scale[j] + buf[i * NR + j];
+    }
+}
+
+// C (m x n) (+)= A * B with the micro-kernel, strip by strip of NR columns. B must be readable
+// NR columns wide past n (callers pad), A only inside m x k.
+template <class T>
+void product(int64_t m, int64_t n, int64_t k, const T* A, int64_t ai, int64_t ap, const T* B, int64_t ldb, T* C,
+             int64_t ldc, Store mode, const T* scale = nullptr) {
+  using Sh = Shape<T>;
+  constexpr int MR = Sh::MR, NR = Sh::NR;
+  typename Sh::Acc acc;
+  for (int64_t j0 = 0; j0 < n; j0 += NR)
+    for (int64_t i0 = 0; i0 < m; i0 += MR) {
+      const int64_t mr = std::min<int64_t>(MR, m - i0);
+      micro_rows<T>(mr, k, A + i0 * ai, ai, ap, B + j0, ldb, acc);
+      store<T>(acc, mr, std::min<int64_t>(NR, n - j0), C + i0 * ldc + j0, ldc, mode, scale ? scale + j0 : nullptr);
+    }
+}
+
+// Per-thread tiles, grown on demand and reused across calls (allocation would dominate small
+// items). Fresh memory is zeroed, so padding that is read but never written stays finite.
+template <class T>
+T* scratch(int slot, int64_t n) {
+  thread_local std::vector<T> bufs[16];
+  std::vector<T>& b = bufs[slot];
+  if (int64_t(b.size()) < n) b.resize(size_t(n));
+  return b.data();
+}
+
+// Rows r < rows (width cols, row stride lds) as strips of NR rows transposed: element (r, c)
+// goes to dst[(r / NR) * cols * NR + c * NR + r % NR], times mul; the lanes past `rows` in the
+// last strip are zeroed.
+template <class T>
+void pack_strips(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst, T mul = T(1)) {
+  constexpr int64_t NR = Shape<T>::NR;
+  for (int64_t r0 = 0; r0 < rows; r0 += NR) {
+    T* d = dst + r0 * cols;
+    const int64_t nr = std::min(NR, rows - r0);
+    for (int64_t c = 0; c < cols; ++c) {
+      for (int64_t r = 0; r < nr; ++r) d[c * NR + r] = src[(r0 + r) * lds + c] * mul;
+      for (int64_t r = nr; r < NR; ++r) d[c * NR + r] = T(0);
+    }
+  }
+}
+
+// Row-major rows x cols at src as a B operand: src itself when its rows are whole strips wide,
+// else a copy with rows padded to a multiple of NR in `pad`. Sets ld to the row stride.
+template <class T>
+const T* as_rows(int64_t rows, int64_t cols, const T* src, T* pad, int64_t& ld) {
+  constexpr int64_t NR = Shape<T>::NR;
+  if (cols % NR == 0) {
+    ld = cols;
+    return src;
+  }
+  ld = round_up(cols, NR);
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(pad + r * ld, src + r * cols, size_t(cols) * sizeof(T));
+  return pad;
+}
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Dropout multipliers for row i of head h, keys j0 .. j0 + n: 1 / (1 - p) where kept, else 0.
+template <class T>
+void dropout_row(const AttentionArgs& a, int64_t h, int64_t i, int64_t j0, int64_t n, T* z) {
+  const uint64_t thresh = uint64_t(a.dropout_p * 4294967296.0);
+  const T keep = a.dropout_p < 1 ? T(1.0 / (1.0 - a.dropout_p)) : T(0);
+  uint64_t e = (uint64_t(h) * uint64_t(a.L) + uint64_t(i)) * uint64_t(a.S) + uint64_t(j0);
+  for (int64_t t = 0; t < n;) {
+    const auto w = philox(a.seed, 0, a.offset + e / 4);
+    for (uint64_t r = e % 4; r < 4 && t < n; ++r, ++t, ++e) z[t] = uint64_t(w[r]) >= thresh ? keep : T(0);
+  }
+}
+
+// Dropout multipliers of a strip: z[j * NR + r] for query row i + r (r < nq), keys j0 .. j0 + n.
+template <class T>
+void dropout_strip(const AttentionArgs& a, int64_t h, int64_t i, int64_t nq, int64_t j0, int64_t n, T* row, T* z) {
+  constexpr int64_t NR = Shape<T>::NR;
+  for (int64_t r = 0; r < nq; ++r) {
+    dropout_row(a, h, i + r, j0, n, row);
+    for (int64_t j = 0; j < n; ++j) z[j * NR + r] = row[j];
+  }
+}
+
+// exp for softmax arguments (x - max, at most slightly above 0): fewer steps than vexp, which
+// also guards the overflow and subnormal ranges. Cephes' expf polynomial on |r| <= ln2 / 2,
+// rounding by the 1.5 * 2^23 trick so that the loop vectorises; below -87.3 the result is 0.
+inline float softmax_exp(float x) {
+  const float xc = x < -87.33654f ? -87.33654f : (x > 88.0f ? 88.0f : x);
+  const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  float r = xc - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const float y = p * bits_to_float(uint32_t(int32_t(n) + 127) << 23);
+  return x != x ? x : (x < -87.33654f ? 0.0f : y);
+}
+inline double softmax_exp(double x) { return std::exp(x); }
+
+template <class T>
+const T* mask_of(const AttentionArgs& a, int64_t h) {
+  return a.mask ? static_cast<const T*>(a.mask) + a.mask_off[h] : nullptr;
+}
+
+// Keys from j0 (at most bk) that some query of i .. i + nq - 1 may see under the causal mask.
+inline int64_t causal_keys(const AttentionArgs& a, int64_t i, int64_t nq, int64_t j0, int64_t bk) {
+  return a.causal ? std::clamp<int64_t>(i + nq - j0, 0, bk) : bk;
+}
+
+// Strip scores s (n keys x NR query lanes, queries i .. i + nq - 1, keys j0 ..): adds the mask
+// and hides the keys the causal mask hides with `hidden`.
+template <class T>
+void mask_strip(const AttentionArgs& a, const T* mask, int64_t i, int64_t nq, int64_t j0, int64_t n, T* s, int64_t ld,
+                T hidden) {
+  constexpr int64_t NR = Shape<T>::NR;
+  if (mask)
+    for (int64_t j = 0; j < n; ++j) {
+      const T* mj = mask + (j0 + j) * a.mask_sj + i * a.mask_si;
+      for (int64_t r = 0; r < nq; ++r) s[j * ld + r] += mj[r * a.mask_si];
+    }
+  if (a.causal)
+    for (int64_t j = std::max<int64_t>(0, i - j0); j < n; ++j)
+      for (int64_t r = 0; r < std::min<int64_t>(NR, j0 + j - i); ++r) s[j * ld + r] = hidden;
+}
+
+// Backward of the softmax over a strip (n keys x NR query lanes, rows ld apart): scores p
+// become P = exp(p - lse) and dP in ds becomes dS = P * (dP * Z - D) * scale; with dropout
+// (z: multipliers, NR per key) p becomes P * Z, the weights that multiplied V.
+template <class T>
+void softmax_grad_strip(int64_t n, T* p, T* ds, int64_t ld, const T* __restrict lse, const T* __restrict d,
+                        const T* __restrict z, T scale) {
+  constexpr int64_t NR = Shape<T>::NR;
+  for (int64_t j = 0; j < n; ++j) {
+    T* __restrict pj = p + j * ld;
+    T* __restrict dj = ds + j * ld;
+    if (z) {
+      const T* __restrict zj = z + j * NR;
+      for (int64_t r = 0; r < NR; ++r) {
+        const T pr = softmax_exp(T(pj[r] - lse[r]));
+        dj[r] = pr * (dj[r] * zj[r] - d[r]) * scale;
+        pj[r] = pr * zj[r];
+      }
+    } else {
+      for (int64_t r = 0; r < NR; ++r) {
+        const T pr = softmax_exp(T(pj[r] - lse[r]));
+        dj[r] = pr * (dj[r] - d[r]) * scale;
+        pj[r] = pr;
+      }
+    }
+  }
+}
+
+// One key block of the online softmax over a strip: s (n x NR scores) becomes exp(s - new max),
+// m (running max), l (running sum) are updated and alpha gets the factor the earlier partial
+// output must be rescaled by.
+template <class T>
+void softmax_strip(int64_t n, T* __restrict s, T* __restrict m, T* __restrict l, T* __restrict alpha) {
+  constexpr int64_t NR = Shape<T>::NR;
+  T mx[NR], mu[NR], sum[NR];
+  for (int64_t r = 0; r < NR; ++r) mx[r] = m[r];
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t r = 0; r < NR; ++r) mx[r] = s[j * NR + r] > mx[r] ? s[j * NR + r] : mx[r];
+  for (int64_t r = 0; r < NR; ++r) {
+    // A query with nothing visible yet keeps max -inf; subtracting 0 then gives exp(-inf) = 0.
+    mu[r] = mx[r] == T(-kInf) ? T(0) : mx[r];
+    alpha[r] = vexp(T(m[r] - mu[r]));
+    m[r] = mx[r];
+    sum[r] = T(0);
+  }
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t r = 0; r < NR; ++r) {
+      const T p = softmax_exp(T(s[j * NR + r] - mu[r]));
+      s[j * NR + r] = p;
+      sum[r] += p;
+    }
+  for (int64_t r = 0; r < NR; ++r) l[r] = l[r] * alpha[r] + sum[r];
+}
+
+template <class T>
+void forward_item(const AttentionArgs& a, int64_t item) {
+  using Sh = Shape<T>;
+  constexpr int64_t NR = Sh::NR;
+  const int64_t BQ = blocks<T>().bq, L = a.L, S = a.S, E = a.E, Ev = a.Ev, BK = forward_keys<T>(E, Ev);
+  const int64_t nqb = (L + BQ - 1) / BQ, h = item / nqb, i0 = item % nqb * BQ, bq = std::min(BQ, L - i0);
+  const int64_t ns = (bq + NR - 1) / NR, kv = a.kv_of[h];
+  const T* q = static_cast<const T*>(a.q) + (h * L + i0) * E;
+  const T* k = static_cast<const T*>(a.k) + kv * S * E;
+  const T* v = static_cast<const T*>(a.v) + kv * S * Ev;
+  const T* mask = mask_of<T>(a, h);
+  T* Qs = scratch<T>(0, ns * E * NR);
+  T* Os = scratch<T>(1, ns * Ev * NR);
+  T* St = scratch<T>(2, BK * NR);
+  T* st = scratch<T>(3, (2 * ns + 1) * NR + BK * (NR + 1));
+  T *mrow = st, *lrow = st + ns * NR, *alpha = st + 2 * ns * NR, *z = alpha + NR, *zrow = z + BK * NR;
+
+  pack_strips(bq, E, q, E, Qs, T(a.scale));
+  std::fill(mrow, mrow + ns * NR, T(-kInf));
+  std::fill(lrow, lrow + ns * NR, T(0));
+  std::fill(Os, Os + ns * Ev * NR, T(0));
+  const int64_t jend = a.causal ? std::min(S, i0 + bq) : S;
+  for (int64_t j0 = 0; j0 < jend; j0 += BK) {
+    const int64_t bk = std::min(BK, jend - j0);
+    for (int64_t s = 0; s < ns; ++s) {
+      const int64_t qi = i0 + s * NR, nq = std::min(NR, bq - s * NR), nk = causal_keys(a, qi, nq, j0, bk);
+      if (nk == 0) continue;
+      product<T>(nk, NR, E, k + j0 * E, E, 1, Qs + s * E * NR, NR, St, NR, Store::Set);
+      mask_strip(a, mask, qi, nq, j0, nk, St, NR, T(-kInf));
+      softmax_strip(nk, St, mrow + s * NR, lrow + s * NR, alpha);
+      if (a.dropout_p > 0) {
+        dropout_strip(a, h, qi, nq, j0, nk, zrow, z);
+        for (int64_t j = 0; j < nk * NR; ++j) St[j] *= z[j];
+      }
+      product<T>(Ev, NR, nk, v + j0 * Ev, 1, Ev, St, NR, Os + s * Ev * NR, NR, Store::Rescale, alpha);
+    }
+  }
+  T* out = static_cast<T*>(a.out) + (h * L + i0) * Ev;
+  T* lse = static_cast<T*>(a.lse) + h * L + i0;
+  for (int64_t i = 0; i < bq; ++i) {
+    const T l = lrow[i], m = mrow[i];
+    const T inv = l > T(0) ? T(1) / l : T(0);  // fully masked rows give 0, as PyTorch does
+    const T* o = Os + i / NR * Ev * NR + i % NR;
+    for (int64_t e = 0; e < Ev; ++e) out[i * Ev + e] = o[e * NR] * inv;
+    lse[i] = l > T(0) ? T((m == T(-kInf) ? T(0) : m) + std::log(l)) : T(-kInf);
+  }
+}
+
+// Backward tiles of one thread: the query-side operands of the current query block and the
+// key-side operands of the current key block, each packed once and used by every pair.
+template <class T>
+struct Backward {
+  using Sh = Shape<T>;
+  static constexpr int64_t NR = Sh::NR;
+  const AttentionArgs& a;
+  const int64_t L, S, E, Ev, BQ, BK, BQp;
+  T *Qs, *dOs, *Qpad, *dOpad, *Kpad, *D, *lse, *Pt, *dSt, *z, *zrow;
+  const T *Qr = nullptr, *dOr = nullptr, *Kr = nullptr, *Kn = nullptr, *Vn = nullptr, *mask = nullptr;
+  int64_t ldq = 0, lddo = 0, ldk = 0;
+  int64_t h = -1, i0 = 0, bq = 0, kv = -1, j0 = 0, bk = 0;
+
+  explicit Backward(const AttentionArgs& args)
+      : a(args), L(a.L), S(a.S), E(a.E), Ev(a.Ev), BQ(blocks<T>().bq), BK(blocks<T>().bk), BQp(round_up(BQ, NR)) {
+    Qs = scratch<T>(0, BQp * E);
+    dOs = scratch<T>(1, BQp * Ev);
+    Qpad = scratch<T>(2, BQ * round_up(E, NR));
+    dOpad = scratch<T>(3, BQ * round_up(Ev, NR));
+    Kpad = scratch<T>(4, BK * round_up(E, NR));
+    D = scratch<T>(5, 2 * BQp);
+    lse = D + BQp;
+    Pt = scratch<T>(6, BK * BQp);
+    dSt = scratch<T>(7, BK * BQp);
+    z = scratch<T>(8, BK * NR + BK);
+    zrow = z + BK * NR;
+  }
+
+  void load_queries(int64_t head, int64_t ib) {
+    h = head;
+    i0 = ib * BQ;
+    bq = std::min(BQ, L - i0);
+    mask = mask_of<T>(a, h);
+    const T* q = static_cast<const T*>(a.q) + (h * L + i0) * E;
+    const T* dO = static_cast<const T*>(a.dout) + (h * L + i0) * Ev;
+    const T* O = static_cast<const T*>(a.out) + (h * L + i0) * Ev;
+    pack_strips(bq, E, q, E, Qs, T(a.scale));
+    pack_strips(bq, Ev, dO, Ev, dOs);
+    Qr = as_rows(bq, E, q, Qpad, ldq);
+    dOr = as_rows(bq, Ev, dO, dOpad, lddo);
+    for (int64_t i = 0; i < BQp; ++i) {
+      T d = 0;
+      if (i < bq)
+        for (int64_t e = 0; e < Ev; ++e) d += dO[i * Ev + e] * O[i * Ev + e];
+      D[i] = d;
+      // Fully masked rows (LSE -inf) and the padding lanes get P = exp(s - inf) = 0.
+      const T l = i < bq ? static_cast<const T*>(a.lse)[h * L + i0 + i] : T(-kInf);
+      lse[i] = l == T(-kInf) ? T(kInf) : l;
+    }
+  }
+
+  void load_keys(int64_t kvh, int64_t jb) {
+    kv = kvh;
+    j0 = jb * BK;
+    bk = std::min(BK, S - j0);
+    Kn = static_cast<const T*>(a.k) + (kv * S + j0) * E;
+    Vn = static_cast<const T*>(a.v) + (kv * S + j0) * Ev;
+    Kr = as_rows(bk, E, Kn, Kpad, ldk);
+  }
+
+  // True when the causal mask hides every key from `jstart` on from the loaded query block.
+  bool hidden(int64_t jstart) const { return a.causal && jstart > i0 + bq - 1; }
+
+  // Pt and dSt (bk x BQp, one key per row) for the loaded pair, strip by strip of queries.
+  void scores() {
+    const T scale = T(a.scale);
+    for (int64_t s = 0; s * NR < bq; ++s) {
+      const int64_t qi = i0 + s * NR, nq = std::min(NR, bq - s * NR), nk = causal_keys(a, qi, nq, j0, bk);
+      T* p = Pt + s * NR;
+      T* ds = dSt + s * NR;
+      product<T>(nk, NR, E, Kn, E, 1, Qs + s * E * NR, NR, p, BQp, Store::Set);
+      product<T>(nk, NR, Ev, Vn, Ev, 1, dOs + s * Ev * NR, NR, ds, BQp, Store::Set);
+      mask_strip(a, mask, qi, nq, j0, nk, p, BQp, T(-kInf));
+      const T* z_ = nullptr;
+      if (a.dropout_p > 0) {
+        dropout_strip(a, h, qi, nq, j0, nk, zrow, z);
+        z_ = z;
+      }
+      softmax_grad_strip(nk, p, ds, BQp, lse + s * NR, D + s * NR, z_, scale);
+      for (int64_t j = nk; j < bk; ++j) {
+        std::fill(p + j * BQp, p + j * BQp + NR, T(0));
+        std::fill(ds + j * BQp, ds + j * BQp + NR, T(0));
+      }
+    }
+  }
+
+  // The loaded (query block, key block) pair: dq and/or dk, dv accumulate into the outputs.
+  void pair(bool want_dq, bool want_dkv) {
+    scores();
+    if (want_dkv) {
+      T* dk = static_cast<T*>(a.dk) + (kv * S + j0) * E;
+      T* dv = static_cast<T*>(a.dv) + (kv * S + j0) * Ev;
+      product<T>(bk, Ev, bq, Pt, BQp, 1, dOr, lddo, dv, Ev, Store::Add);
+      product<T>(bk, E, bq, dSt, BQp, 1, Qr, ldq, dk, E, Store::Add);
+    }
+    if (want_dq) {
+      T* dq = static_cast<T*>(a.dq) + (h * L + i0) * E;
+      product<T>(bq, E, bk, dSt, 1, BQp, Kr, ldk, dq, E, Store::Add);
+    }
+  }
+};
+
+template <class T>
+void zero(void* base, int64_t offset, int64_t n) {
+  std::memset(static_cast<T*>(base) + offset, 0, size_t(n) * sizeof(T));
+}
+
+template <class T>
+void backward_item(const AttentionArgs& a, int pass, int64_t item) {
+  Backward<T> b(a);
+  const int64_t L = a.L, S = a.S, BQ = b.BQ, BK = b.BK;
+  const int64_t nqb = (L + BQ - 1) / BQ, nkb = (S + BK - 1) / BK;
+  if (pass == kAttnQ) {
+    const int64_t h = item / nqb;
+    b.load_queries(h, item % nqb);
+    zero<T>(a.dq, (h * L + b.i0) * a.E, b.bq * a.E);
+    for (int64_t jb = 0; jb < nkb && !b.hidden(jb * BK); ++jb) {
+      b.load_keys(a.kv_of[h], jb);
+      b.pair(true, false);
+    }
+    return;
+  }
+  const int64_t kv = pass == kAttnKV ? item / nkb : item;
+  const int64_t jb_lo = pass == kAttnKV ? item % nkb : 0, jb_hi = pass == kAttnKV ? jb_lo + 1 : nkb;
+  const int64_t rows = std::min(S, jb_hi * BK) - jb_lo * BK;
+  zero<T>(a.dk, (kv * S + jb_lo * BK) * a.E, rows * a.E);
+  zero<T>(a.dv, (kv * S + jb_lo * BK) * a.Ev, rows * a.Ev);
+  if (pass == kAttnKV) b.load_keys(kv, jb_lo);
+  for (int64_t t = a.head_start[kv]; t < a.head_start[kv + 1]; ++t) {
+    const int64_t h = a.heads[t];
+    if (pass == kAttnAll) zero<T>(a.dq, h * L * a.E, L * a.E);
+    for (int64_t ib = 0; ib < nqb; ++ib) {
+      // Causal: query blocks that end before this key block see none of it.
+      if (pass == kAttnKV && a.causal && jb_lo * BK > std::min(L, (ib + 1) * BQ) - 1) continue;
+      b.load_queries(h, ib);
+      if (pass == kAttnKV) {
+        b.pair(false, true);
+        continue;
+      }
+      for (int64_t jb = 0; jb < nkb && !b.hidden(jb * BK); ++jb) {
+        b.load_keys(kv, jb);
+        b.pair(true, true);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lamina::cpu::LAMINA_ISA
+
+namespace lamina::cpu {
+
+void LAMINA_ISA_FN(register_attention, LAMINA_ISA)(Kernels& k) {
+  using namespace LAMINA_ISA;
+  constexpr int F32 = int(DType::Float32), F64 = int(DType::Float64);
+  k.attention_forward[F32] = forward_item<float>;
+  k.attention_forward[F64] = forward_item<double>;
+  k.attention_backward[F32] = backward_item<float>;
+  k.attention_backward[F64] = backward_item<double>;
+  k.attention_tile[F32][0] = int(blocks<float>().bq);
+  k.attention_tile[F32][1] = int(blocks<float>().bk);
+  k.attention_tile[F64][0] = int(blocks<double>().bq);
+  k.attention_tile[F64][1] = int(blocks<double>().bk);
+}
+
+}  // namespace lamina::cpu

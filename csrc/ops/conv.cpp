@@ -1,0 +1,393 @@
+// Convolution as implicit GEMM. Per image and group, the output (O/G x OH*OW) is the weight
+// (O/G x K, K = C/G * KH * KW) times the patch matrix (K x OH*OW). The weight is packed once
+// per call into the GEMM's micro-panel layout; the patch matrix is never built whole: each
+// work item (image, group, tile of output pixels) copies the patches of its tile into a
+// per-thread panel (im2col) and runs the GEMM on one thread, so memory stays at one panel per
+// thread. 1x1 convolutions at stride 1 without padding skip the copy (the image is the patch
+// matrix), and convolutions with one input channel per group and few filters (depthwise) run
+// direct loops over planes.
+//
+// Gradients: dx per (image, group) is W^T times dy, tile by tile, added back into the image
+// (col2im) — an image's tiles overlap there, so one thread owns each image; dW is dy times the
+// transposed patch matrix, accumulated per thread over its items and summed at the end.
+#include "ops/conv.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/parallel.h"
+#include "core/storage.h"
+#include "cpu/kernels.h"
+#include "ops/copy.h"
+
+namespace lamina {
+
+namespace {
+
+DType compute_dtype(DType t) { return t == DType::Float64 ? DType::Float64 : DType::Float32; }
+
+// One convolution's sizes; geom describes one image and one group.
+struct Plan {
+  int64_t N = 0, C = 0, O = 0, G = 1, Cg = 0, Og = 0, H = 0, W = 0, OH = 0, OW = 0, KH = 0, KW = 0, K = 0, P = 0;
+  cpu::ConvGeom geom;
+  bool pointwise = false;  // 1x1 taps, stride 1, no padding: the image itself is the patch matrix
+  bool depthwise = false;  // one input channel per group and few filters: direct loops per plane
+};
+
+int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t pb, int64_t pe, int64_t d) {
+  return (in + pb + pe - d * (k - 1) - 1) / s + 1;
+}
+
+// Checks a convolution of an input (N, C, H, W) with a weight (O, C / groups, KH, KW); `xs` and
+// `ws` are the shapes named in messages.
+Plan make_plan(const Shape& xs, const Shape& ws, const ConvOptions& o, const char* op) {
+  LAMINA_CHECK(xs.size() == 4, ValueError, "[", op, "] expected a 4-D input (N, C, H, W), got shape ", xs);
+  LAMINA_CHECK(ws.size() == 4, ValueError, "[", op, "] expected a 4-D weight (out_channels, in_channels / groups, kH, kW), "
+               "got shape ", ws);
+  for (int i = 0; i < 2; ++i) {
+    LAMINA_CHECK(o.stride[i] >= 1 && o.dilation[i] >= 1, ValueError, "[", op, "] stride and dilation must be positive, got "
+                 "stride (", o.stride[0], ", ", o.stride[1], ") and dilation (", o.dilation[0], ", ", o.dilation[1], ")");
+    LAMINA_CHECK(o.pad_begin[i] >= 0 && o.pad_end[i] >= 0, ValueError, "[", op, "] padding must be non-negative");
+  }
+  Plan p;
+  p.N = xs[0]; p.C = xs[1]; p.H = xs[2]; p.W = xs[3];
+  p.O = ws[0]; p.KH = ws[2]; p.KW = ws[3];
+  p.G = o.groups;
+  LAMINA_CHECK(p.G >= 1, ValueError, "[", op, "] groups must be positive, got ", p.G);
+  LAMINA_CHECK(p.C % p.G == 0, ValueError, "[", op, "] input channels ", p.C, " (input shape ", xs,
+               ") are not divisible by groups=", p.G);
+  LAMINA_CHECK(p.O % p.G == 0, ValueError, "[", op, "] output channels ", p.O, " (weight shape ", ws,
+               ") are not divisible by groups=", p.G);
+  LAMINA_CHECK(ws[1] * p.G == p.C, ShapeError, "[", op, "] weight shape ", ws, " expects ", ws[1] * p.G,
+               " input channels (", ws[1], " per group x groups=", p.G, "), but input shape ", xs, " has ", p.C);
+  LAMINA_CHECK(p.KH >= 1 && p.KW >= 1, ValueError, "[", op, "] weight shape ", ws, " has an empty kernel");
+  const int64_t eh = o.dilation[0] * (p.KH - 1) + 1, ew = o.dilation[1] * (p.KW - 1) + 1;
+  const int64_t ph = p.H + o.pad_begin[0] + o.pad_end[0], pw = p.W + o.pad_begin[1] + o.pad_end[1];
+  LAMINA_CHECK(eh <= ph && ew <= pw, ValueError, "[", op, "] kernel size (", eh, ", ", ew, ") (weight shape ", ws,
+               ", dilation applied) is larger than the padded input (", ph, ", ", pw, ") of input shape ", xs);
+  p.OH = out_size(p.H, p.KH, o.stride[0], o.pad_begin[0], o.pad_end[0], o.dilation[0]);
+  p.OW = out_size(p.W, p.KW, o.stride[1], o.pad_begin[1], o.pad_end[1], o.dilation[1]);
+  p.Cg = p.C / p.G;
+  p.Og = p.O / p.G;
+  p.K = p.Cg * p.KH * p.KW;
+  p.P = p.OH * p.OW;
+  p.geom = cpu::ConvGeom{p.Cg, p.H, p.W, p.OH, p.OW, p.KH, p.KW, o.stride[0], o.stride[1],
+                         o.pad_begin[0], o.pad_begin[1], o.dilation[0], o.dilation[1]};
+  p.pointwise = p.KH == 1 && p.KW == 1 && o.stride[0] == 1 && o.stride[1] == 1 && p.OH == p.H && p.OW == p.W &&
+                o.pad_begin[0] == 0 && o.pad_begin[1] == 0;
+  p.depthwise = p.Cg == 1 && p.Og <= 4;
+  return p;
+}
+
+void check_tensor(const Tensor& t, const Tensor& x, const char* what, const char* op) {
+  require_cpu(t, op);
+  LAMINA_CHECK(is_floating(t.dtype()), TypeError, "[", op, "] expected a floating point ", what, ", got ",
+               dtype_name(t.dtype()));
+  LAMINA_CHECK(t.dtype() == x.dtype(), TypeError, "[", op, "] ", what, " dtype ", dtype_name(t.dtype()),
+               " differs from input dtype ", dtype_name(x.dtype()));
+}
+
+// A per-thread buffer, grown on demand and reused across calls (a fresh one per call would
+// fault in its pages every time).
+template <class T>
+T* scratch(int64_t n) {
+  struct Slot { void* p = nullptr; size_t cap = 0; ~Slot() { std::free(p); } };
+  thread_local Slot s;
+  const size_t bytes = size_t(std::max<int64_t>(n, 1)) * sizeof(T);
+  if (bytes > s.cap) {
+    std::free(s.p);
+    s.p = nullptr;
+    s.cap = 0;
+    s.p = host_alloc(int64_t(bytes));
+    s.cap = bytes;
+  }
+  return static_cast<T*>(s.p);
+}
+
+int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+template <class T> constexpr DType dtype_of() { return sizeof(T) == 8 ? DType::Float64 : DType::Float32; }
+
+template <class T>
+int tile(int which) { return cpu::kernels().gemm_tile[int(dtype_of<T>())][which]; }
+
+// A GEMM operand: read through strides, or already in the GEMM's packed layout.
+template <class T>
+struct Operand {
+  const T* data;
+  int64_t rs = 0, cs = 0;
+  bool packed = false;
+};
+template <class T> Operand<T> strided(const T* p, int64_t rs, int64_t cs) { return {p, rs, cs, false}; }
+template <class T> Operand<T> packed(const T* p) { return {p, 0, 0, true}; }
+
+// C (M x N, row stride ldc) (+)= A * B for a B of N columns, on `threads` threads. Blocking
+// follows the cache sizes: a KC x NR slice of B in L1 (K cut into equal slices, so no thin
+// last slice pays the C tile's loads and stores for little work), an MC x KC block of A in
+// most of L2.
+template <class T>
+void gemm(int64_t M, int64_t N, int64_t K, Operand<T> A, Operand<T> B, T* C, int64_t ldc, bool accumulate,
+          int threads) {
+  const CpuInfo& c = cpu_info();
+  const int64_t mr = tile<T>(0), nr = tile<T>(1), es = sizeof(T);
+  cpu::GemmArgs g;
+  g.M = M; g.N = N; g.K = K;
+  (A.packed ? g.Apacked : g.A) = reinterpret_cast<const char*>(A.data);
+  g.rsa = A.rs; g.csa = A.cs;
+  (B.packed ? g.Bpacked : g.B) = reinterpret_cast<const char*>(B.data);
+  g.rsb = B.rs; g.csb = B.cs;
+  g.C = reinterpret_cast<char*>(C); g.ldc = ldc;
+  g.accumulate = accumulate;
+  g.threads = threads;
+  static const int64_t kdiv = std::getenv("LAMINA_CONV_KDIV") ? std::atoll(std::getenv("LAMINA_CONV_KDIV")) : 2;
+  const int64_t kmax = std::clamp<int64_t>(c.l1d / (nr * es) / kdiv, 64, 1024), slices = (K + kmax - 1) / kmax;
+  g.kc = (K + slices - 1) / slices;
+  g.mc = std::clamp<int64_t>(c.l2 * 3 / 4 / (g.kc * es), mr, 1024) / mr * mr;
+  g.nc = (N + nr - 1) / nr * nr;
+  cpu::kernels().gemm[int(dtype_of<T>())](g);
+}
+
+// Each group's M x K block of A (rows `rs` apart, columns `cs` apart, groups `gs` apart) packed
+// for the GEMM; returns the packed blocks, `stride` elements apart.
+template <class T>
+std::vector<T> pack_groups(const T* A, int64_t G, int64_t M, int64_t K, int64_t rs, int64_t cs, int64_t gs,
+                           int64_t& stride) {
+  const int64_t mr = tile<T>(0);
+  stride = (M + mr - 1) / mr * mr * K;
+  std::vector<T> out(size_t(std::max<int64_t>(G * stride, 1)));
+  auto pack = cpu::kernels().gemm_pack_a[int(dtype_of<T>())];
+  parallel_for(0, G, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t g = lo; g < hi; ++g)
+      pack(M, K, reinterpret_cast<const char*>(A + g * gs), rs, cs, reinterpret_cast<char*>(out.data() + g * stride));
+  });
+  return out;
+}
+
+// Output pixels per work item: a patch panel of about 128K elements (it stays in L2 between
+// the copy and the GEMM), in whole micro-panels, shrunk when that leaves threads idle.
+template <class T>
+int64_t tile_pixels(const Plan& p, int nt) {
+  const int64_t nr = tile<T>(1);
+  static const int64_t budget = std::getenv("LAMINA_CONV_TILE") ? std::atoll(std::getenv("LAMINA_CONV_TILE")) : (int64_t(1) << 17);
+  int64_t t = std::max<int64_t>(4 * nr, budget / std::max<int64_t>(p.K, 1) / nr * nr);
+  const int64_t per_item = p.N * p.G, want = 2 * int64_t(nt);
+  if (per_item * ((p.P + t - 1) / t) < want) {
+    const int64_t split = (want + per_item - 1) / per_item;
+    t = std::max<int64_t>(nr, ((p.P + split - 1) / split + nr - 1) / nr * nr);
+  }
+  return std::min(t, std::max<int64_t>(p.P, 1));
+}
+
+// Runs f(item, threads) over items in parallel, one thread each, when there are enough of them;
+// otherwise one at a time with every thread inside the GEMM.
+template <class F>
+void for_items(int64_t items, const F& f) {
+  const int nt = get_num_threads();
+  if (items >= nt) parallel_for(0, items, 1, [&](int64_t lo, int64_t hi) { for (int64_t i = lo; i < hi; ++i) f(i, 1); });
+  else for (int64_t i = 0; i < items; ++i) f(i, nt);
+}
+
+template <class T>
+void forward(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t HW = p.H * p.W;
+  const auto& k = cpu::kernels();
+  auto fill_bias = [&](T* out, int64_t o, int64_t rows, int64_t n) {
+    for (int64_t r = 0; r < rows; ++r) std::fill(out + r * p.P, out + r * p.P + n, bias ? bias[o + r] : T(0));
+  };
+  if (p.depthwise) {
+    auto plane = k.plane_conv[int(dtype_of<T>())];
+    parallel_for(0, p.N * p.O, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        const int64_t n = i / p.O, o = i % p.O, g = o / p.Og;
+        fill_bias(y + i * p.P, o, 1, p.P);
+        plane(p.geom, x + (n * p.C + g) * HW, w + o * p.K, y + i * p.P);
+      }
+    });
+    return;
+  }
+  int64_t wstride;
+  const std::vector<T> wp = pack_groups(w, p.G, p.Og, p.K, p.K, 1, p.Og * p.K, wstride);
+  const int64_t T_ = tile_pixels<T>(p, get_num_threads()), tiles = (p.P + T_ - 1) / T_;
+  auto im2col = k.im2col_panels[int(dtype_of<T>())];
+  const int64_t nr = tile<T>(1);
+  for_items(p.N * p.G * tiles, [&](int64_t it, int threads) {
+    const int64_t n = it / (p.G * tiles), g = it / tiles % p.G, p0 = it % tiles * T_, np = std::min(T_, p.P - p0);
+    const T* xg = x + (n * p.C + g * p.Cg) * HW;
+    T* yg = y + (n * p.O + g * p.Og) * p.P + p0;
+    if (bias) fill_bias(yg, g * p.Og, p.Og, np);
+    Operand<T> B = strided(xg + p0, HW, 1);
+    if (!p.pointwise) {
+      T* col = scratch<T>(p.K * round_up(np, nr));
+      im2col(p.geom, xg, p0, np, nr, col);
+      B = packed<T>(col);
+    }
+    gemm<T>(p.Og, np, p.K, packed(wp.data() + g * wstride), B, yg, p.P, bias != nullptr, threads);
+  });
+}
+
+template <class T>
+void backward_data(const Plan& p, const T* dy, const T* w, T* dx) {
+  const int64_t HW = p.H * p.W;
+  const auto& k = cpu::kernels();
+  std::memset(dx, 0, size_t(p.N * p.C * HW) * sizeof(T));
+  if (p.depthwise) {
+    auto plane = k.plane_conv_data[int(dtype_of<T>())];
+    parallel_for(0, p.N * p.C, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        const int64_t n = i / p.C, c = i % p.C;
+        for (int64_t o = c * p.Og; o < (c + 1) * p.Og; ++o)
+          plane(p.geom, dy + (n * p.O + o) * p.P, w + o * p.K, dx + i * HW);
+      }
+    });
+    return;
+  }
+  // W^T per group: K x Og.
+  int64_t wstride;
+  const std::vector<T> wp = pack_groups(w, p.G, p.K, p.Og, 1, p.K, p.Og * p.K, wstride);
+  const int64_t T_ = tile_pixels<T>(p, get_num_threads()), tiles = (p.P + T_ - 1) / T_;
+  if (p.pointwise) {  // every tile writes its own pixels: tiles are independent items
+    for_items(p.N * p.G * tiles, [&](int64_t it, int threads) {
+      const int64_t n = it / (p.G * tiles), g = it / tiles % p.G, p0 = it % tiles * T_, np = std::min(T_, p.P - p0);
+      gemm<T>(p.K, np, p.Og, packed(wp.data() + g * wstride), strided(dy + (n * p.O + g * p.Og) * p.P + p0, p.P, 1),
+              dx + (n * p.C + g * p.Cg) * HW + p0, HW, false, threads);
+    });
+    return;
+  }
+  auto col2im = k.col2im[int(dtype_of<T>())];
+  for_items(p.N * p.G, [&](int64_t it, int threads) {
+    const int64_t n = it / p.G, g = it % p.G;
+    for (int64_t p0 = 0; p0 < p.P; p0 += T_) {
+      const int64_t np = std::min(T_, p.P - p0);
+      T* col = scratch<T>(p.K * np);
+      gemm<T>(p.K, np, p.Og, packed(wp.data() + g * wstride), strided(dy + (n * p.O + g * p.Og) * p.P + p0, p.P, 1),
+              col, np, false, threads);
+      col2im(p.geom, col, p0, np, dx + (n * p.C + g * p.Cg) * HW);
+    }
+  });
+}
+
+template <class T>
+void backward_weight(const Plan& p, const T* x, const T* dy, T* dw) {
+  const int64_t HW = p.H * p.W, wsize = p.O * p.K;
+  const auto& k = cpu::kernels();
+  const int nt = get_num_threads();
+  // One accumulator per thread, summed at the end.
+  std::vector<T> acc(size_t(std::max<int64_t>(nt * wsize, 1)), T(0));
+  auto mine = [&] { return acc.data() + int64_t(omp_in_parallel() ? omp_get_thread_num() : 0) * wsize; };
+  if (p.depthwise) {
+    auto plane = k.plane_conv_weight[int(dtype_of<T>())];
+    parallel_for(0, p.N * p.O, 1, [&](int64_t lo, int64_t hi) {
+      T* a = mine();
+      for (int64_t i = lo; i < hi; ++i) {
+        const int64_t n = i / p.O, o = i % p.O;
+        plane(p.geom, x + (n * p.C + o / p.Og) * HW, dy + i * p.P, a + o * p.K);
+      }
+    });
+  } else {
+    const int64_t T_ = tile_pixels<T>(p, nt), tiles = (p.P + T_ - 1) / T_;
+    auto im2col = k.im2col[int(dtype_of<T>())];
+    for_items(p.N * p.G * tiles, [&](int64_t it, int threads) {
+      const int64_t n = it / (p.G * tiles), g = it / tiles % p.G, p0 = it % tiles * T_, np = std::min(T_, p.P - p0);
+      const T* xg = x + (n * p.C + g * p.Cg) * HW;
+      // B (np x K) is the transposed patch matrix: the image itself for 1x1, else the panel.
+      const T* B = xg + p0;
+      int64_t ldb = HW;
+      if (!p.pointwise) {
+        T* col = scratch<T>(p.K * np);
+        im2col(p.geom, xg, p0, np, col);
+        B = col;
+        ldb = np;
+      }
+      gemm<T>(p.Og, p.K, np, strided(dy + (n * p.O + g * p.Og) * p.P + p0, p.P, 1), strided(B, 1, ldb),
+              mine() + g * p.Og * p.K, p.K, true, threads);
+    });
+  }
+  parallel_for(0, wsize, 4096, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      T s = acc[size_t(i)];
+      for (int t = 1; t < nt; ++t) s += acc[size_t(t * wsize + i)];
+      dw[i] = s;
+    }
+  });
+}
+
+// Runs fn<float> or fn<double> for the compute dtype.
+template <class F>
+void dispatch(DType dt, const F& fn) {
+  if (dt == DType::Float64) fn(double{});
+  else fn(float{});
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor* b_in, const ConvOptions& o) {
+  const char* op = "conv2d";
+  check_tensor(x_in, x_in, "input", op);
+  check_tensor(w_in, x_in, "weight", op);
+  const Plan p = make_plan(x_in.shape(), w_in.shape(), o, op);
+  if (b_in) {
+    check_tensor(*b_in, x_in, "bias", op);
+    LAMINA_CHECK(b_in->dim() == 1 && b_in->shape()[0] == p.O, ShapeError, "[", op, "] bias shape ", b_in->shape(),
+                 " does not match weight shape ", w_in.shape(), " (expected (", p.O, ",))");
+  }
+  const DType dt = compute_dtype(x_in.dtype());
+  Tensor x = cast(x_in, dt).contiguous(), w = cast(w_in, dt).contiguous();
+  Tensor b = b_in ? cast(*b_in, dt).contiguous() : Tensor();
+  Tensor y = Tensor::empty({p.N, p.O, p.OH, p.OW}, dt);
+  if (y.numel())
+    dispatch(dt, [&](auto t) {
+      using T = decltype(t);
+      forward<T>(p, x.data<T>(), w.data<T>(), b_in ? b.data<T>() : nullptr, y.data<T>());
+    });
+  return dt == x_in.dtype() ? y : cast(y, x_in.dtype());
+}
+
+Tensor conv2d_backward_data(const Tensor& dy_in, const Tensor& w_in, int64_t H, int64_t W, const ConvOptions& o) {
+  const char* op = "conv2d_backward_data";
+  check_tensor(dy_in, dy_in, "gradient", op);
+  check_tensor(w_in, dy_in, "weight", op);
+  LAMINA_CHECK(dy_in.dim() == 4 && w_in.dim() == 4, ValueError, "[", op, "] expected a 4-D gradient and weight, got shapes ",
+               dy_in.shape(), " and ", w_in.shape());
+  const Plan p = make_plan({dy_in.shape()[0], w_in.shape()[1] * o.groups, H, W}, w_in.shape(), o, op);
+  LAMINA_CHECK(dy_in.shape()[1] == p.O && dy_in.shape()[2] == p.OH && dy_in.shape()[3] == p.OW, ShapeError, "[", op,
+               "] gradient shape ", dy_in.shape(), " does not match weight shape ", w_in.shape(), " and input size (", H,
+               ", ", W, "): expected (", p.N, ", ", p.O, ", ", p.OH, ", ", p.OW, ")");
+  const DType dt = compute_dtype(dy_in.dtype());
+  Tensor dy = cast(dy_in, dt).contiguous(), w = cast(w_in, dt).contiguous();
+  Tensor dx = Tensor::empty({p.N, p.C, H, W}, dt);
+  if (dx.numel())
+    dispatch(dt, [&](auto t) {
+      using T = decltype(t);
+      backward_data<T>(p, dy.data<T>(), w.data<T>(), dx.data<T>());
+    });
+  return dt == dy_in.dtype() ? dx : cast(dx, dy_in.dtype());
+}
+
+Tensor conv2d_backward_weight(const Tensor& x_in, const Tensor& dy_in, int64_t KH, int64_t KW, const ConvOptions& o) {
+  const char* op = "conv2d_backward_weight";
+  check_tensor(x_in, x_in, "input", op);
+  check_tensor(dy_in, x_in, "gradient", op);
+  LAMINA_CHECK(x_in.dim() == 4 && dy_in.dim() == 4, ValueError, "[", op, "] expected a 4-D input and gradient, got shapes ",
+               x_in.shape(), " and ", dy_in.shape());
+  LAMINA_CHECK(o.groups >= 1 && x_in.shape()[1] % o.groups == 0, ValueError, "[", op, "] input shape ", x_in.shape(),
+               " has channels not divisible by groups=", o.groups);
+  const Plan p = make_plan(x_in.shape(), {dy_in.shape()[1], x_in.shape()[1] / o.groups, KH, KW}, o, op);
+  LAMINA_CHECK(dy_in.shape()[0] == p.N && dy_in.shape()[2] == p.OH && dy_in.shape()[3] == p.OW, ShapeError, "[", op,
+               "] gradient shape ", dy_in.shape(), " does not match input shape ", x_in.shape(), " and kernel (", KH,
+               ", ", KW, "): expected (", p.N, ", ", p.O, ", ", p.OH, ", ", p.OW, ")");
+  const DType dt = compute_dtype(x_in.dtype());
+  Tensor x = cast(x_in, dt).contiguous(), dy = cast(dy_in, dt).contiguous();
+  Tensor dw = Tensor::empty({p.O, p.Cg, KH, KW}, dt);
+  if (dw.numel())
+    dispatch(dt, [&](auto t) {
+      using T = decltype(t);
+      if (p.N * p.P == 0) std::fill(dw.data<T>(), dw.data<T>() + dw.numel(), T(0));
+      else backward_weight<T>(p, x.data<T>(), dy.data<T>(), dw.data<T>());
+    });
+  return dt == x_in.dtype() ? dw : cast(dw, x_in.dtype());
+}
+
+}  // namespace lamina

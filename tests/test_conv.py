@@ -1,0 +1,278 @@
+"""conv1d, conv2d, conv_transpose2d and pad: against float64 NumPy references written as loops
+over taps, gradcheck, PyTorch parity with random options for the output and every gradient,
+and errors."""
+import numpy as np
+import pytest
+
+import lamina
+from lamina.autograd import gradcheck
+from lamina.nn import functional as F
+from conftest import rel_err
+
+
+def ref_conv2d(x, w, b=None, stride=(1, 1), pad=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+    """Cross-correlation tap by tap; pad = (top, bottom, left, right)."""
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    og = o // groups
+    (sh, sw), (dh, dw), (pt, pb, pl, pr) = stride, dilation, pad
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    y = np.zeros((n, o, oh, ow))
+    for g in range(groups):
+        for ky in range(kh):
+            for kx in range(kw):
+                patch = xp[:, g * cg:(g + 1) * cg, ky * dh:ky * dh + sh * (oh - 1) + 1:sh,
+                           kx * dw:kx * dw + sw * (ow - 1) + 1:sw]
+                y[:, g * og:(g + 1) * og] += np.einsum("ncij,oc->noij", patch, w[g * og:(g + 1) * og, :, ky, kx])
+    if b is not None:
+        y += b[None, :, None, None]
+    return y
+
+
+def ref_conv_transpose2d(x, w, stride, pad, out_pad, dilation, groups):
+    """Each input pixel scatters its weighted filter into the (padded) output, then the padding is cut."""
+    n, c, h, wd = x.shape
+    _, og, kh, kw = w.shape
+    cg = c // groups
+    (sh, sw), (ph, pw), (dh, dw) = stride, pad, dilation
+    oh = (h - 1) * sh - 2 * ph + dh * (kh - 1) + out_pad[0] + 1
+    ow = (wd - 1) * sw - 2 * pw + dw * (kw - 1) + out_pad[1] + 1
+    y = np.zeros((n, og * groups, oh + 2 * ph + sh, ow + 2 * pw + sw))
+    for g in range(groups):
+        for iy in range(h):
+            for ix in range(wd):
+                for ky in range(kh):
+                    for kx in range(kw):
+                        y[:, g * og:(g + 1) * og, iy * sh + ky * dh, ix * sw + kx * dw] += (
+                            x[:, g * cg:(g + 1) * cg, iy, ix] @ w[g * cg:(g + 1) * cg, :, ky, kx])
+    return y[:, :, ph:ph + oh, pw:pw + ow]
+
+
+def _pad4(padding, w, dilation):
+    if padding == "valid":
+        return (0, 0, 0, 0)
+    if padding == "same":
+        th, tw = dilation[0] * (w.shape[2] - 1), dilation[1] * (w.shape[3] - 1)
+        return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+    p = (padding, padding) if isinstance(padding, int) else padding
+    return (p[0], p[0], p[1], p[1])
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+# (x shape, weight shape, options): odd sizes, every option, pointwise, depthwise, empty batch.
+CONV2D_CASES = [
+    ((2, 3, 7, 9), (4, 3, 3, 3), {}),
+    ((1, 3, 7, 9), (5, 3, 3, 2), {"stride": 2, "padding": 1}),
+    ((2, 4, 8, 7), (6, 2, 3, 3), {"stride": (2, 1), "padding": (1, 2), "dilation": (1, 2), "groups": 2}),
+    ((2, 5, 6, 6), (4, 5, 3, 3), {"padding": "same", "dilation": 2}),
+    ((2, 5, 6, 7), (4, 5, 2, 4), {"padding": "same"}),
+    ((2, 5, 6, 7), (4, 5, 3, 3), {"padding": "valid", "stride": 3}),
+    ((2, 6, 5, 5), (7, 6, 1, 1), {}),
+    ((2, 6, 5, 5), (7, 6, 1, 1), {"stride": 2}),
+    ((2, 6, 5, 5), (7, 6, 1, 1), {"padding": 1}),
+    ((2, 4, 9, 8), (4, 1, 3, 3), {"padding": 1, "groups": 4}),
+    ((2, 4, 9, 8), (8, 1, 3, 3), {"stride": 2, "padding": 1, "groups": 4}),
+    ((1, 3, 9, 8), (3, 1, 5, 3), {"padding": (2, 0), "dilation": (1, 3), "groups": 3}),
+    ((1, 3, 9, 8), (3, 1, 3, 4), {"padding": 1, "groups": 3}),
+    ((0, 3, 5, 5), (2, 3, 3, 3), {}),
+    ((1, 1, 1, 1), (1, 1, 1, 1), {}),
+    ((1, 2, 3, 3), (2, 2, 3, 3), {}),
+    ((1, 40, 21, 19), (24, 40, 3, 3), {"padding": 1}),  # several pixel tiles and K blocks
+]
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("xs,ws,opts", CONV2D_CASES)
+def test_conv2d_matches_reference(isa, rng, xs, ws, opts, bias):
+    x, w = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32) if bias else None
+    out = F.conv2d(lamina.tensor(x), lamina.tensor(w), lamina.tensor(b) if bias else None, **opts)
+    dil = _pair(opts.get("dilation", 1))
+    ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b, _pair(opts.get("stride", 1)),
+                     _pad4(opts.get("padding", 0), w, dil), dil, opts.get("groups", 1))
+    assert out.shape == ref.shape
+    if ref.size:
+        assert rel_err(out.numpy(), ref) < 1e-5
+
+
+def test_conv2d_non_contiguous_and_unbatched(rng):
+    x = rng.standard_normal((5, 3, 2, 6))  # transposed to (2, 3, 6, 5) below
+    w = rng.standard_normal((3, 4, 3, 2))  # permuted to (4, 3, 2, 3)
+    xt, wt = lamina.tensor(x).permute(2, 1, 3, 0), lamina.tensor(w).permute(1, 0, 3, 2)
+    assert not xt.is_contiguous() and not wt.is_contiguous()
+    ref = ref_conv2d(x.transpose(2, 1, 3, 0), w.transpose(1, 0, 3, 2), pad=(1, 1, 0, 0))
+    assert rel_err(F.conv2d(xt, wt, padding=(1, 0)).numpy(), ref) < 1e-12
+    assert rel_err(F.conv2d(xt[0], wt, padding=(1, 0)).numpy(), ref[0]) < 1e-12
+
+
+def test_conv1d_matches_reference(rng):
+    x, w, b = rng.standard_normal((2, 4, 11)), rng.standard_normal((6, 2, 3)), rng.standard_normal(6)
+    out = F.conv1d(lamina.tensor(x), lamina.tensor(w), lamina.tensor(b), stride=2, padding=2, dilation=2, groups=2)
+    ref = ref_conv2d(x[:, :, None], w[:, :, None], b, (1, 2), (0, 0, 2, 2), (1, 2), 2)[:, :, 0]
+    assert rel_err(out.numpy(), ref) < 1e-12
+    same = F.conv1d(lamina.tensor(x[0]), lamina.tensor(w[:, :1].repeat(4, 1)), padding="same")
+    assert same.shape == (6, 11)
+
+
+@pytest.mark.parametrize("xs,ws,stride,pad,out_pad,dil,groups", [
+    ((2, 4, 5, 6), (4, 3, 3, 3), (2, 2), (1, 1), (1, 0), (1, 1), 1),
+    ((1, 4, 4, 3), (4, 2, 2, 3), (1, 2), (0, 1), (0, 1), (2, 1), 2),
+    ((2, 3, 3, 3), (3, 1, 3, 3), (3, 3), (1, 1), (2, 2), (1, 1), 3),
+    ((2, 6, 4, 4), (6, 5, 1, 1), (1, 1), (0, 0), (0, 0), (1, 1), 1),
+])
+def test_conv_transpose2d_matches_reference(rng, xs, ws, stride, pad, out_pad, dil, groups):
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[1] * groups)
+    out = F.conv_transpose2d(lamina.tensor(x), lamina.tensor(w), lamina.tensor(b), stride, pad, out_pad, groups, dil)
+    ref = ref_conv_transpose2d(x, w, stride, pad, out_pad, dil, groups) + b[None, :, None, None]
+    assert out.shape == ref.shape
+    assert rel_err(out.numpy(), ref) < 1e-12
+
+
+def _leaves(rng, *shapes):
+    return [lamina.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
+
+
+@pytest.mark.parametrize("xs,ws,opts", [
+    ((2, 4, 5, 4), (4, 2, 3, 2), {"stride": (2, 1), "padding": 1, "dilation": (1, 2), "groups": 2}),
+    ((1, 3, 4, 4), (2, 3, 1, 1), {}),
+    ((2, 2, 5, 5), (4, 1, 3, 3), {"padding": 1, "stride": 2, "groups": 2}),
+    ((1, 2, 4, 5), (3, 2, 2, 3), {"padding": "same"}),
+])
+def test_conv2d_gradcheck(rng, xs, ws, opts):
+    x, w, b = _leaves(rng, xs, ws, (ws[0],))
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, **opts), (x, w, b))
+
+
+def test_conv1d_and_transpose_gradcheck(rng):
+    x, w, b = _leaves(rng, (2, 2, 7), (4, 1, 3), (4,))
+    assert gradcheck(lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1, groups=2), (x, w, b))
+    x, w, b = _leaves(rng, (2, 4, 3, 4), (4, 3, 3, 2), (6,))
+    assert gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1, groups=2),
+                     (x, w, b))
+
+
+def _random_options(rng):
+    groups = int(rng.choice([1, 2, 3]))
+    cg, og = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    k = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    stride, dil = (int(rng.integers(1, 3)), int(rng.integers(1, 3))), (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    pad = (int(rng.integers(0, 2)), int(rng.integers(0, 2)))
+    hw = tuple(int(rng.integers(d * (kk - 1) + 1, 10)) for d, kk in zip(dil, k))
+    return groups, cg, og, k, stride, dil, pad, hw
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_conv2d_and_transpose_torch_parity(seed):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    groups, cg, og, k, stride, dil, pad, hw = _random_options(rng)
+    n = int(rng.integers(1, 3))
+    cases = [(F.conv2d, torch.nn.functional.conv2d, (n, cg * groups) + hw, (og * groups, cg) + k, og * groups,
+              dict(stride=stride, padding=pad, dilation=dil, groups=groups))]
+    out_pad = tuple(int(rng.integers(0, s)) for s in stride)
+    cases.append((F.conv_transpose2d, torch.nn.functional.conv_transpose2d, (n, cg * groups) + hw,
+                  (cg * groups, og) + k, og * groups,
+                  dict(stride=stride, padding=pad, output_padding=out_pad, dilation=dil, groups=groups)))
+    for ours, theirs, xs, ws, nout, opts in cases:
+        if ours is F.conv_transpose2d and min((h - 1) * s - 2 * p + d * (kk - 1) + o + 1
+                                              for h, s, p, d, kk, o in zip(hw, stride, pad, dil, k, out_pad)) < 1:
+            continue
+        data = [rng.standard_normal(s).astype(np.float32) for s in (xs, ws, (nout,))]
+        lx, lw, lb = (lamina.tensor(a, requires_grad=True) for a in data)
+        tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in data)
+        ly, ty = ours(lx, lw, lb, **opts), theirs(tx, tw, tb, **opts)
+        assert ly.shape == tuple(ty.shape)
+        g = rng.standard_normal(ly.shape).astype(np.float32)
+        (ly * lamina.tensor(g)).sum().backward()
+        (ty * torch.tensor(g)).sum().backward()
+        for a, b in ((ly, ty), (lx.grad, tx.grad), (lw.grad, tw.grad), (lb.grad, tb.grad)):
+            assert rel_err(a.detach().numpy(), b.detach().numpy()) < 1e-5
+
+
+def test_conv2d_gradients_match_torch_on_tiled_shapes(rng):
+    """Shapes large enough for several pixel tiles, pointwise and depthwise paths, batch 3."""
+    torch = pytest.importorskip("torch")
+    for xs, ws, opts in [((3, 20, 17, 18), (12, 20, 3, 3), dict(padding=1)),
+                         ((3, 16, 12, 11), (24, 16, 1, 1), {}),
+                         ((3, 8, 15, 14), (16, 1, 3, 3), dict(padding=1, groups=8))]:
+        data = [rng.standard_normal(s).astype(np.float32) for s in (xs, ws)]
+        lx, lw = (lamina.tensor(a, requires_grad=True) for a in data)
+        tx, tw = (torch.tensor(a, requires_grad=True) for a in data)
+        ly, ty = F.conv2d(lx, lw, **opts), torch.nn.functional.conv2d(tx, tw, **opts)
+        g = rng.standard_normal(ly.shape).astype(np.float32)
+        (ly * lamina.tensor(g)).sum().backward()
+        (ty * torch.tensor(g)).sum().backward()
+        for a, b in ((ly, ty), (lx.grad, tx.grad), (lw.grad, tw.grad)):
+            assert rel_err(a.detach().numpy(), b.detach().numpy()) < 1e-5
+
+
+def test_conv2d_empty_batch_gradients():
+    x = lamina.zeros(0, 2, 4, 4, requires_grad=True)
+    w = lamina.ones(3, 2, 3, 3, requires_grad=True)
+    F.conv2d(x, w, padding=1).sum().backward()
+    assert x.grad.shape == (0, 2, 4, 4)
+    assert np.array_equal(w.grad.numpy(), np.zeros((3, 2, 3, 3), np.float32))
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: F.conv2d(lamina.zeros(1, 3, 5, 5), lamina.zeros(4, 1, 3, 3), groups=2), r"\(1, 3, 5, 5\)\) are not divisible by groups=2"),
+    (lambda: F.conv2d(lamina.zeros(1, 4, 5, 5), lamina.zeros(3, 2, 3, 3), groups=2), r"output channels.*\(3, 2, 3, 3\)"),
+    (lambda: F.conv2d(lamina.zeros(1, 4, 5, 5), lamina.zeros(2, 3, 3, 3)), r"\(2, 3, 3, 3\).*\(1, 4, 5, 5\)"),
+    (lambda: F.conv2d(lamina.zeros(1, 2, 2, 2), lamina.zeros(2, 2, 4, 4), padding=0), r"larger than the padded input"),
+    (lambda: F.conv2d(lamina.zeros(2, 2), lamina.zeros(2, 2, 1, 1)), r"3-D.*4-D.*\(2, 2\)"),
+    (lambda: F.conv2d(lamina.zeros(1, 2, 3, 3), lamina.zeros(2, 2, 1)), r"4-D weight.*\(2, 2, 1\)"),
+    (lambda: F.conv2d(lamina.zeros(1, 2, 3, 3), lamina.zeros(2, 2, 1, 1), lamina.zeros(3)), r"bias shape \(3,\)"),
+    (lambda: F.conv2d(lamina.zeros(1, 2, 5, 5), lamina.zeros(2, 2, 3, 3), stride=2, padding="same"), r"strided"),
+    (lambda: F.conv2d(lamina.zeros(1, 2, 5, 5), lamina.zeros(2, 2, 3, 3), stride=0), r"stride"),
+    (lambda: F.conv1d(lamina.zeros(1, 2, 3), lamina.zeros(2, 2, 5)), r"larger than the padded input"),
+    (lambda: F.conv_transpose2d(lamina.zeros(1, 2, 3, 3), lamina.zeros(3, 2, 3, 3)), r"\(3, 2, 3, 3\).*\(1, 2, 3, 3\)"),
+    (lambda: F.conv_transpose2d(lamina.zeros(1, 2, 3, 3), lamina.zeros(2, 2, 3, 3), output_padding=1), r"output_padding"),
+])
+def test_conv_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_conv2d_dtype_errors():
+    with pytest.raises(TypeError, match="conv2d"):
+        F.conv2d(lamina.zeros(1, 2, 3, 3, dtype=lamina.int64), lamina.zeros(2, 2, 1, 1, dtype=lamina.int64))
+    with pytest.raises(TypeError, match="float64"):
+        F.conv2d(lamina.zeros(1, 2, 3, 3), lamina.zeros(2, 2, 1, 1, dtype=lamina.float64))
+
+
+# ---- pad
+
+@pytest.mark.parametrize("mode,np_mode", [("constant", "constant"), ("reflect", "reflect"), ("replicate", "edge"),
+                                          ("circular", "wrap")])
+@pytest.mark.parametrize("amounts", [(1, 2), (2, 0, 1, 3), (0, 1, 2, 2, 1, 0)])
+def test_pad_matches_numpy(rng, mode, np_mode, amounts):
+    x = rng.standard_normal((2, 3, 4, 5))
+    widths = [(0, 0)] * (4 - len(amounts) // 2) + [(amounts[2 * i], amounts[2 * i + 1])
+                                                     for i in reversed(range(len(amounts) // 2))]
+    out = F.pad(lamina.tensor(x), amounts, mode=mode)
+    assert np.array_equal(out.numpy(), np.pad(x, widths, mode=np_mode))
+
+
+def test_pad_constant_value_crop_and_gradients(rng):
+    x = rng.standard_normal((3, 4))
+    out = F.pad(lamina.tensor(x), (-1, 2, 1, -2), value=7.0)
+    expect = np.pad(x[:1, 1:], ((1, 0), (0, 2)), constant_values=7.0)
+    assert np.array_equal(out.numpy(), expect)
+    (leaf,) = _leaves(rng, (2, 3, 4))
+    for mode in ("constant", "reflect", "replicate", "circular"):
+        assert gradcheck(lambda t: F.pad(t, (2, 1, 1, 2), mode=mode), (leaf,))
+
+
+def test_pad_errors():
+    x = lamina.zeros(2, 3)
+    with pytest.raises(ValueError, match="even length"):
+        F.pad(x, (1,))
+    with pytest.raises(ValueError, match="too large"):
+        F.pad(x, (3, 0), mode="reflect")
+    with pytest.raises(ValueError, match="mode"):
+        F.pad(x, (1, 1), mode="mirror")
