@@ -156,6 +156,40 @@ def test_conv1d_and_transpose_gradcheck(rng):
                      (x, w, b))
 
 
+# Shapes that take the specialised paths: the input gradient at stride 1 as a convolution with the
+# flipped weight (16+ channels per group, asymmetric 'same' padding, dilation, groups), and the
+# vectorised depthwise loops (rows wider than a vector with a ragged end, a multiplier of 2).
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("isa_name", ["avx2", "base"])
+@pytest.mark.parametrize("xs,ws,opts", [
+    ((2, 32, 6, 7), (8, 16, 3, 2), {"padding": "same", "dilation": (2, 1), "groups": 2}),
+    ((1, 16, 5, 9), (4, 16, 3, 3), {"padding": (2, 1)}),
+    ((2, 3, 6, 21), (3, 1, 3, 3), {"padding": 1, "groups": 3}),
+    ((1, 2, 5, 19), (4, 1, 3, 5), {"padding": (1, 2), "groups": 2}),
+    ((1, 2, 7, 37), (2, 1, 3, 3), {"stride": 2, "padding": 1, "dilation": (1, 2), "groups": 2}),
+])
+def test_conv2d_backward_paths_torch_parity(rng, isa_name, xs, ws, opts):
+    torch = pytest.importorskip("torch")
+    cpu = lamina.backends.cpu
+    if isa_name == "avx2" and cpu.get_cpu_capability() == "base":
+        pytest.skip("no AVX2")
+    prev = cpu.get_cpu_capability()
+    cpu.set_cpu_capability(isa_name)
+    try:
+        x, w, b = _leaves(rng, xs, ws, (ws[0],))
+        y = F.conv2d(x, w, b, **opts)
+        g = rng.standard_normal(y.shape)
+        (y * lamina.tensor(g)).sum().backward()
+    finally:
+        cpu.set_cpu_capability(prev)
+    tx, tw, tb = (torch.tensor(t.detach().numpy(), requires_grad=True) for t in (x, w, b))
+    ty = torch.nn.functional.conv2d(tx, tw, tb, **opts)
+    (ty * torch.tensor(g)).sum().backward()
+    assert rel_err(y.detach().numpy(), ty.detach().numpy()) < 1e-12
+    for ours, theirs in ((x, tx), (w, tw), (b, tb)):
+        assert rel_err(ours.grad.numpy(), theirs.grad.numpy()) < 1e-12
+
+
 def _random_options(rng):
     groups = int(rng.choice([1, 2, 3]))
     cg, og = int(rng.integers(1, 4)), int(rng.integers(1, 4))

@@ -151,3 +151,83 @@ def test_bad_input_names_the_op():
         lt.matmul(torch.ones(2, 3), torch.ones(4, 2))
     with pytest.raises(TypeError, match="lamina.torch"):
         lt.to_lamina(np.ones(3))
+
+
+# ---------------------------------------------------------------- convolution, attention, cross entropy
+F = torch.nn.functional
+
+
+@pytest.mark.parametrize("stride,padding,dilation,groups", [(1, 0, 1, 1), (2, 1, 1, 1), (1, 2, 2, 2), (1, 1, 1, 4)])
+def test_conv2d_matches_torch(stride, padding, dilation, groups):
+    x, w, b = torch.randn(2, 4, 9, 7), torch.randn(8, 4 // groups, 3, 3), torch.randn(8)
+    _compare(lambda x, w, b: lt.conv2d(x, w, b, stride, padding, dilation, groups),
+             lambda x, w, b: F.conv2d(x, w, b, stride, padding, dilation, groups), (x, w, b), 1e-5)
+
+
+def test_conv_transpose2d_matches_torch():
+    x, w, b = torch.randn(2, 4, 5, 6), torch.randn(4, 3, 3, 3), torch.randn(3)
+    _compare(lambda x, w, b: lt.conv_transpose2d(x, w, b, 2, 1, 1),
+             lambda x, w, b: F.conv_transpose2d(x, w, b, 2, 1, 1), (x, w, b), 1e-5)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_sdpa_matches_torch(causal):
+    q, k, v = torch.randn(2, 3, 7, 8), torch.randn(2, 3, 9, 8), torch.randn(2, 3, 9, 5)
+    _compare(lambda q, k, v: lt.scaled_dot_product_attention(q, k, v, is_causal=causal),
+             lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=causal), (q, k, v), 1e-5)
+    mask = torch.randn(7, 9)
+    _compare(lambda q, k, v: lt.scaled_dot_product_attention(q, k, v, attn_mask=mask),
+             lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=mask), (q, k, v), 1e-5)
+
+
+@pytest.mark.parametrize("kw", [{}, {"label_smoothing": 0.2}, {"reduction": "sum", "ignore_index": 1},
+                                {"reduction": "none"}])
+def test_cross_entropy_matches_torch(kw):
+    logits, target = torch.randn(6, 5), torch.randint(0, 5, (6,))
+    weight = torch.rand(5) + 0.5
+    _compare(lambda x: lt.cross_entropy(x, target, **kw), lambda x: F.cross_entropy(x, target, **kw), (logits,), 1e-5)
+    _compare(lambda x: lt.cross_entropy(x, target, weight, **kw),
+             lambda x: F.cross_entropy(x, target, weight, **kw), (logits,), 1e-5)
+
+
+def test_composite_ops_gradcheck_and_opcheck():
+    d = dict(dtype=torch.float64, requires_grad=True)
+    x, w, b = torch.randn(1, 2, 5, 4, **d), torch.randn(3, 2, 3, 3, **d), torch.randn(3, **d)
+    assert torch.autograd.gradcheck(lambda x, w, b: lt.conv2d(x, w, b, 1, 1), (x, w, b))
+    q, k, v = torch.randn(1, 2, 4, 3, **d), torch.randn(1, 2, 5, 3, **d), torch.randn(1, 2, 5, 2, **d)
+    assert torch.autograd.gradcheck(lambda q, k, v: lt.scaled_dot_product_attention(q, k, v), (q, k, v))
+    torch.library.opcheck(torch.ops.lamina.conv2d, (x.detach(), w.detach(), b.detach(), [1, 1], [1, 1], [1, 1], 1))
+    torch.library.opcheck(torch.ops.lamina.sdpa, (q.detach(), k.detach(), v.detach(), None, True, None, False))
+
+
+def test_sdpa_refuses_dropout():
+    q = torch.randn(1, 2, 3)
+    with pytest.raises(NotImplementedError, match="dropout"):
+        lt.scaled_dot_product_attention(q, q, q, dropout_p=0.1)
+
+
+def test_patched_mha_with_masks_matches_torch():
+    torch.manual_seed(2)
+    ref = torch.nn.MultiheadAttention(16, 4, batch_first=True)
+    ours = lt.patch(copy.deepcopy(ref))
+    assert type(ours) is lt.MultiheadAttention
+    x = torch.randn(3, 6, 16)
+    pad = torch.zeros(3, 6)
+    pad[1, 4:] = float("-inf")
+    causal = torch.nn.Transformer.generate_square_subsequent_mask(6)
+    kw = dict(key_padding_mask=pad, attn_mask=causal, need_weights=False)
+    _close(ours(x, x, x, **kw)[0], ref(x, x, x, **kw)[0], 1e-5)
+
+
+def test_patched_cnn_trains_like_torch():
+    torch.manual_seed(0)
+    ref = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                              torch.nn.Conv2d(4, 6, 3, stride=2, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                              torch.nn.Linear(6 * 2 * 2, 3))
+    ours = lt.patch(copy.deepcopy(ref))
+    assert type(ours[0]) is lt.Conv2d
+    g = torch.Generator().manual_seed(1)
+    batches = [(torch.randn(5, 1, 8, 8, generator=g), torch.randint(0, 3, (5,), generator=g)) for _ in range(5)]
+    np.testing.assert_allclose(_train(ours, 5, batches), _train(ref, 5, batches), rtol=1e-4)
+    for p, q in zip(ours.parameters(), ref.parameters()):
+        _close(p, q, 1e-4)

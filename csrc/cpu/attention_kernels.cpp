@@ -29,6 +29,8 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "core/cpu_features.h"
@@ -61,53 +63,34 @@ struct Shape {
 
 inline int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
-// Block sizes from the cache sizes. Query blocks (shared by forward and backward, since they
-// define the work items) are sized so that the backward's per-pair tiles of a nominal head
-// width of 64 stay in half of L2; the forward's key blocks (internal) so that one block of K
-// and V stays in half of L1 for the actual head widths.
+// Query and key blocks are multiples of lcm(MR, NR) (queries and keys are rows of one product
+// and columns of another); ops/attention.cpp picks the multiple from the cache sizes. The
+// forward's key blocks are internal and sized per call so that one block of K and V fills L1.
 template <class T>
-struct Blocks {
-  int64_t bq, bk;
-};
-
-template <class T>
-const Blocks<T>& blocks() {
-  static const Blocks<T> b = [] {
-    using Sh = Shape<T>;
-    const int64_t l2 = cpu_info().l2, w = 64 * int64_t(sizeof(T));
-    // Backward per pair: Q, dO (rows and strips) of the query block, K, V of the key block and
-    // two score tiles; with bk = bq that is about 8 * w * b + 2 * sizeof(T) * b^2 bytes.
-    int64_t b = Sh::NR * Sh::MR;
-    while (8 * w * (b + Sh::MR * Sh::NR) + 2 * int64_t(sizeof(T)) * (b + Sh::MR * Sh::NR) * (b + Sh::MR * Sh::NR) <= l2 / 2 &&
-           b < 256)
-      b += Sh::MR * Sh::NR / std::__gcd(Sh::MR, Sh::NR);
-    const char* e1 = getenv("LAMINA_ATTN_BQ");
-    const char* e2 = getenv("LAMINA_ATTN_BK");
-    Blocks<T> r{e1 ? atoi(e1) : b, e2 ? atoi(e2) : b};
-    return r;
-  }();
-  return b;
+constexpr int block_step() {
+  return Shape<T>::MR / std::gcd(Shape<T>::MR, Shape<T>::NR) * Shape<T>::NR;
 }
 
 template <class T>
 int64_t forward_keys(int64_t E, int64_t Ev) {
-  using Sh = Shape<T>;
-  const char* e = getenv("LAMINA_ATTN_FBK");
-  if (e) return atoi(e);
-  const int64_t bytes = cpu_info().l1d / 2, per_key = int64_t(sizeof(T)) * (E + Ev);
-  return std::clamp<int64_t>(bytes / std::max<int64_t>(per_key, 1) / Sh::MR, 4, 16) * Sh::MR;
+  constexpr int64_t MR = Shape<T>::MR;
+  const int64_t keys = cpu_info().l1d / (int64_t(sizeof(T)) * std::max<int64_t>(E + Ev, 1));
+  return std::clamp<int64_t>(keys / MR, 4, 16) * MR;
 }
 
-// acc = A(0:M, 0:k) * B(0:k, 0:NR), A(i, p) = A[i * ai + p * ap], B(p, j) = B[p * ldb + j].
-// Kept out of line: inlined into the loops around it, GCC spills an accumulator.
+enum class Store { Set, Add, Rescale };
+
+// C(0:M, 0:NR) (+)= A(0:M, 0:k) * B(0:k, 0:NR), A(i, p) = A[i * ai + p * ap], B(p, j) =
+// B[p * ldb + j]; Set: C = AB, Add: C += AB, Rescale: C = C * scale[j] + AB. Kept out of line:
+// inlined into the loops around it, GCC spills an accumulator.
 template <class T, int M>
-__attribute__((noinline)) void micro(int64_t k, const T* A, int64_t ai, int64_t ap, const T* B, int64_t ldb,
-                                     typename Shape<T>::Acc& out) {
+__attribute__((noinline)) void micro(int64_t k, const T* A, int64_t ai, int64_t ap, const T* B, int64_t ldb, T* C,
+                                     int64_t ldc, Store mode, const T* scale) {
   using Sh = Shape<T>;
   using V = typename Sh::V;
   using VU = typename Sh::VU;
   constexpr int L = Sh::L;
-  V acc[M][2];  // local, so that stores through `out` cannot alias A and B inside the loop
+  V acc[M][2];
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i) acc[i][0] = acc[i][1] = V{};
   const T* rows[M];
@@ -124,65 +107,36 @@ __attribute__((noinline)) void micro(int64_t k, const T* A, int64_t ai, int64_t 
       acc[i][1] += b1 * a;
     }
   }
+  V s0{}, s1{};
+  if (mode == Store::Rescale) {
+    s0 = *reinterpret_cast<const VU*>(scale);
+    s1 = *reinterpret_cast<const VU*>(scale + L);
+  }
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
-    out[i][0] = acc[i][0];
-    out[i][1] = acc[i][1];
+    VU* c0 = reinterpret_cast<VU*>(C + i * ldc);
+    VU* c1 = reinterpret_cast<VU*>(C + i * ldc + L);
+    if (mode == Store::Set) {
+      *c0 = acc[i][0];
+      *c1 = acc[i][1];
+    } else if (mode == Store::Add) {
+      *c0 = *c0 + acc[i][0];
+      *c1 = *c1 + acc[i][1];
+    } else {
+      *c0 = *c0 * s0 + acc[i][0];
+      *c1 = *c1 * s1 + acc[i][1];
+    }
   }
 }
 
 // micro<T, mr> for a run-time mr in 1 .. MR.
 template <class T, int M = Shape<T>::MR>
-inline void micro_rows(int64_t mr, int64_t k, const T* A, int64_t ai, int64_t ap, const T* B, int64_t ldb,
-                       typename Shape<T>::Acc& acc) {
+inline void micro_rows(int64_t mr, int64_t k, const T* A, int64_t ai, int64_t ap, const T* B, int64_t ldb, T* C,
+                       int64_t ldc, Store mode, const T* scale) {
   if constexpr (M > 1) {
-    if (mr < M) return micro_rows<T, M - 1>(mr, k, A, ai, ap, B, ldb, acc);
+    if (mr < M) return micro_rows<T, M - 1>(mr, k, A, ai, ap, B, ldb, C, ldc, mode, scale);
   }
-  micro<T, M>(k, A, ai, ap, B, ldb, acc);
-}
-
-enum class Store { Set, Add, Rescale };
-
-// Rows i < mr, columns j < nr of C: C = acc, C += acc, or C = C * scale[j] + acc (Rescale).
-template <class T>
-inline void store(const typename Shape<T>::Acc& acc, int64_t mr, int64_t nr, T* C, int64_t ldc, Store mode,
-                  const T* scale = nullptr) {
-  using Sh = Shape<T>;
-  using V = typename Sh::V;
-  using VU = typename Sh::VU;
-  constexpr int MR = Sh::MR, NR = Sh::NR, L = Sh::L;
-  if (nr == NR) {
-    V s0{}, s1{};
-    if (mode == Store::Rescale) {
-      s0 = *reinterpret_cast<const VU*>(scale);
-      s1 = *reinterpret_cast<const VU*>(scale + L);
-    }
-    for (int64_t i = 0; i < mr; ++i) {
-      VU* c0 = reinterpret_cast<VU*>(C + i * ldc);
-      VU* c1 = reinterpret_cast<VU*>(C + i * ldc + L);
-      if (mode == Store::Set) {
-        *c0 = acc[i][0];
-        *c1 = acc[i][1];
-      } else if (mode == Store::Add) {
-        *c0 = *c0 + acc[i][0];
-        *c1 = *c1 + acc[i][1];
-      } else {
-        *c0 = *c0 * s0 + acc[i][0];
-        *c1 = *c1 * s1 + acc[i][1];
-      }
-    }
-    return;
-  }
-  alignas(64) T buf[MR * NR];
-  for (int i = 0; i < MR; ++i) {
-    std::memcpy(buf + i * NR, &acc[i][0], sizeof(V));
-    std::memcpy(buf + i * NR + L, &acc[i][1], sizeof(V));
-  }
-  for (int64_t i = 0; i < mr; ++i)
-    for (int64_t j = 0; j < nr; ++j) {
-      T& c = C[i * ldc + j];
-      c = mode == Store::Set ? buf[i * NR + j] : mode == Store::Add ? c + buf[i * NR + j] : c * scale[j] + buf[i * NR + j];
-    }
+  micro<T, M>(k, A, ai, ap, B, ldb, C, ldc, mode, scale);
 }
 
 // C (m x n) (+)= A * B with the micro-kernel, strip by strip of NR columns. B must be readable
@@ -192,13 +146,25 @@ void product(int64_t m, int64_t n, int64_t k, const T* A, int64_t ai, int64_t ap
              int64_t ldc, Store mode, const T* scale = nullptr) {
   using Sh = Shape<T>;
   constexpr int MR = Sh::MR, NR = Sh::NR;
-  typename Sh::Acc acc;
-  for (int64_t j0 = 0; j0 < n; j0 += NR)
+  for (int64_t j0 = 0; j0 < n; j0 += NR) {
+    const int64_t nr = std::min<int64_t>(NR, n - j0);
     for (int64_t i0 = 0; i0 < m; i0 += MR) {
       const int64_t mr = std::min<int64_t>(MR, m - i0);
-      micro_rows<T>(mr, k, A + i0 * ai, ai, ap, B + j0, ldb, acc);
-      store<T>(acc, mr, std::min<int64_t>(NR, n - j0), C + i0 * ldc + j0, ldc, mode, scale ? scale + j0 : nullptr);
+      T* c = C + i0 * ldc + j0;
+      if (nr == NR) {
+        micro_rows<T>(mr, k, A + i0 * ai, ai, ap, B + j0, ldb, c, ldc, mode, scale ? scale + j0 : nullptr);
+        continue;
+      }
+      // A ragged last strip goes through a full-width tile.
+      alignas(64) T buf[MR * NR];
+      micro_rows<T>(mr, k, A + i0 * ai, ai, ap, B + j0, ldb, buf, NR, Store::Set, nullptr);
+      for (int64_t i = 0; i < mr; ++i)
+        for (int64_t j = 0; j < nr; ++j) {
+          T& x = c[i * ldc + j];
+          x = mode == Store::Set ? buf[i * NR + j] : mode == Store::Add ? x + buf[i * NR + j] : x * scale[j0 + j] + buf[i * NR + j];
+        }
     }
+  }
 }
 
 // Per-thread tiles, grown on demand and reused across calls (allocation would dominate small
@@ -265,25 +231,33 @@ void dropout_strip(const AttentionArgs& a, int64_t h, int64_t i, int64_t nq, int
   }
 }
 
-// exp for softmax arguments (x - max, at most slightly above 0): fewer steps than vexp, which
-// also guards the overflow and subnormal ranges. Cephes' expf polynomial on |r| <= ln2 / 2,
-// rounding by the 1.5 * 2^23 trick so that the loop vectorises; below -87.3 the result is 0.
-inline float softmax_exp(float x) {
-  const float xc = x < -87.33654f ? -87.33654f : (x > 88.0f ? 88.0f : x);
-  const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  float r = xc - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const float y = p * bits_to_float(uint32_t(int32_t(n) + 127) << 23);
-  return x != x ? x : (x < -87.33654f ? 0.0f : y);
+// exp on whole vectors for softmax arguments (x - max <= 0, or -inf): Cephes' expf polynomial on
+// |r| <= ln2 / 2, rounding by the 1.5 * 2^23 trick. Fewer steps than vexp, which also guards
+// the overflow and subnormal ranges: below -87.3 the result is 0, and a NaN argument gives NaN
+// through the polynomial. float64 takes std::exp per lane.
+template <class V>
+inline V softmax_exp(V x) {
+  using T = std::remove_reference_t<decltype(x[0])>;
+  if constexpr (std::is_same_v<T, float>) {
+    typedef int32_t VI __attribute__((vector_size(sizeof(V))));
+    const V n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    V r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    V p = V{} + 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    const V y = p * reinterpret_cast<V>((__builtin_convertvector(n, VI) + 127) << 23);
+    return x < -87.33654f ? V{} : y;
+  } else {
+    V y{};
+    for (size_t i = 0; i < sizeof(V) / sizeof(T); ++i) y[i] = std::exp(x[i]);
+    return y;
+  }
 }
-inline double softmax_exp(double x) { return std::exp(x); }
 
 template <class T>
 const T* mask_of(const AttentionArgs& a, int64_t h) {
@@ -315,60 +289,71 @@ void mask_strip(const AttentionArgs& a, const T* mask, int64_t i, int64_t nq, in
 // become P = exp(p - lse) and dP in ds becomes dS = P * (dP * Z - D) * scale; with dropout
 // (z: multipliers, NR per key) p becomes P * Z, the weights that multiplied V.
 template <class T>
-void softmax_grad_strip(int64_t n, T* p, T* ds, int64_t ld, const T* __restrict lse, const T* __restrict d,
-                        const T* __restrict z, T scale) {
-  constexpr int64_t NR = Shape<T>::NR;
-  for (int64_t j = 0; j < n; ++j) {
-    T* __restrict pj = p + j * ld;
-    T* __restrict dj = ds + j * ld;
-    if (z) {
-      const T* __restrict zj = z + j * NR;
-      for (int64_t r = 0; r < NR; ++r) {
-        const T pr = softmax_exp(T(pj[r] - lse[r]));
-        dj[r] = pr * (dj[r] * zj[r] - d[r]) * scale;
-        pj[r] = pr * zj[r];
-      }
-    } else {
-      for (int64_t r = 0; r < NR; ++r) {
-        const T pr = softmax_exp(T(pj[r] - lse[r]));
-        dj[r] = pr * (dj[r] - d[r]) * scale;
-        pj[r] = pr;
+void softmax_grad_strip(int64_t n, T* p, T* ds, int64_t ld, const T* lse, const T* d, const T* z, T scale) {
+  using Sh = Shape<T>;
+  using V = typename Sh::V;
+  using VU = typename Sh::VU;
+  constexpr int64_t NR = Sh::NR, L = Sh::L, NV = Sh::NV;
+  auto at = [](const T* q) -> VU& { return *reinterpret_cast<VU*>(const_cast<T*>(q)); };
+  V l[NV], dd[NV];
+  for (int64_t v = 0; v < NV; ++v) {
+    l[v] = at(lse + v * L);
+    dd[v] = at(d + v * L);
+  }
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t v = 0; v < NV; ++v) {
+      const int64_t o = j * ld + v * L;
+      const V pr = softmax_exp(V(at(p + o) - l[v]));
+      if (z) {
+        const V zj = at(z + j * NR + v * L);
+        at(ds + o) = pr * (at(ds + o) * zj - dd[v]) * scale;
+        at(p + o) = pr * zj;
+      } else {
+        at(ds + o) = pr * (at(ds + o) - dd[v]) * scale;
+        at(p + o) = pr;
       }
     }
-  }
 }
 
 // One key block of the online softmax over a strip: s (n x NR scores) becomes exp(s - new max),
 // m (running max), l (running sum) are updated and alpha gets the factor the earlier partial
 // output must be rescaled by.
 template <class T>
-void softmax_strip(int64_t n, T* __restrict s, T* __restrict m, T* __restrict l, T* __restrict alpha) {
-  constexpr int64_t NR = Shape<T>::NR;
-  T mx[NR], mu[NR], sum[NR];
-  for (int64_t r = 0; r < NR; ++r) mx[r] = m[r];
+void softmax_strip(int64_t n, T* s, T* m, T* l, T* alpha) {
+  using Sh = Shape<T>;
+  using V = typename Sh::V;
+  using VU = typename Sh::VU;
+  constexpr int64_t NR = Sh::NR, L = Sh::L, NV = Sh::NV;
+  auto at = [](T* p) -> VU& { return *reinterpret_cast<VU*>(p); };
+  V mx[NV], mu[NV], sum[NV];
+  for (int64_t v = 0; v < NV; ++v) mx[v] = at(m + v * L);
   for (int64_t j = 0; j < n; ++j)
-    for (int64_t r = 0; r < NR; ++r) mx[r] = s[j * NR + r] > mx[r] ? s[j * NR + r] : mx[r];
-  for (int64_t r = 0; r < NR; ++r) {
+    for (int64_t v = 0; v < NV; ++v) {
+      const V x = at(s + j * NR + v * L);
+      mx[v] = x > mx[v] ? x : mx[v];
+    }
+  for (int64_t v = 0; v < NV; ++v) {
     // A query with nothing visible yet keeps max -inf; subtracting 0 then gives exp(-inf) = 0.
-    mu[r] = mx[r] == T(-kInf) ? T(0) : mx[r];
-    alpha[r] = vexp(T(m[r] - mu[r]));
-    m[r] = mx[r];
-    sum[r] = T(0);
+    mu[v] = mx[v] == T(-kInf) ? V{} : mx[v];
+    const V al = softmax_exp(V(at(m + v * L) - mu[v]));
+    at(alpha + v * L) = al;
+    at(m + v * L) = mx[v];
+    sum[v] = at(l + v * L) * al;
   }
   for (int64_t j = 0; j < n; ++j)
-    for (int64_t r = 0; r < NR; ++r) {
-      const T p = softmax_exp(T(s[j * NR + r] - mu[r]));
-      s[j * NR + r] = p;
-      sum[r] += p;
+    for (int64_t v = 0; v < NV; ++v) {
+      const V p = softmax_exp(V(at(s + j * NR + v * L) - mu[v]));
+      at(s + j * NR + v * L) = p;
+      sum[v] += p;
     }
-  for (int64_t r = 0; r < NR; ++r) l[r] = l[r] * alpha[r] + sum[r];
+  for (int64_t v = 0; v < NV; ++v) at(l + v * L) = sum[v];
 }
 
 template <class T>
 void forward_item(const AttentionArgs& a, int64_t item) {
   using Sh = Shape<T>;
   constexpr int64_t NR = Sh::NR;
-  const int64_t BQ = blocks<T>().bq, L = a.L, S = a.S, E = a.E, Ev = a.Ev, BK = forward_keys<T>(E, Ev);
+  const int64_t BQ = a.bq, L = a.L, S = a.S, E = a.E, Ev = a.Ev, BK = forward_keys<T>(E, Ev);
   const int64_t nqb = (L + BQ - 1) / BQ, h = item / nqb, i0 = item % nqb * BQ, bq = std::min(BQ, L - i0);
   const int64_t ns = (bq + NR - 1) / NR, kv = a.kv_of[h];
   const T* q = static_cast<const T*>(a.q) + (h * L + i0) * E;
@@ -426,7 +411,7 @@ struct Backward {
   int64_t h = -1, i0 = 0, bq = 0, kv = -1, j0 = 0, bk = 0;
 
   explicit Backward(const AttentionArgs& args)
-      : a(args), L(a.L), S(a.S), E(a.E), Ev(a.Ev), BQ(blocks<T>().bq), BK(blocks<T>().bk), BQp(round_up(BQ, NR)) {
+      : a(args), L(a.L), S(a.S), E(a.E), Ev(a.Ev), BQ(a.bq), BK(a.bk), BQp(round_up(BQ, NR)) {
     Qs = scratch<T>(0, BQp * E);
     dOs = scratch<T>(1, BQp * Ev);
     Qpad = scratch<T>(2, BQ * round_up(E, NR));
@@ -571,10 +556,8 @@ void LAMINA_ISA_FN(register_attention, LAMINA_ISA)(Kernels& k) {
   k.attention_forward[F64] = forward_item<double>;
   k.attention_backward[F32] = backward_item<float>;
   k.attention_backward[F64] = backward_item<double>;
-  k.attention_tile[F32][0] = int(blocks<float>().bq);
-  k.attention_tile[F32][1] = int(blocks<float>().bk);
-  k.attention_tile[F64][0] = int(blocks<double>().bq);
-  k.attention_tile[F64][1] = int(blocks<double>().bk);
+  k.attention_tile[F32][0] = k.attention_tile[F32][1] = block_step<float>();
+  k.attention_tile[F64][0] = k.attention_tile[F64][1] = block_step<double>();
 }
 
 }  // namespace lamina::cpu

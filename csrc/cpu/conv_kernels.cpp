@@ -63,7 +63,7 @@ void im2col(const ConvGeom& g, const void* xv, int64_t p0, int64_t np, void* col
 }
 
 // Short copies and fills, in fixed-size pieces the compiler turns into register moves (a
-// library call per patch row segment would cost more than the copy).
+// library call per row segment of a patch panel would cost more than the copy).
 template <class T>
 inline void copy_short(T* __restrict d, const T* __restrict s, int64_t n) {
   int64_t t = 0;
@@ -77,48 +77,40 @@ inline void zero_short(T* d, int64_t n) {
   static constexpr T zeros[8] = {};
   int64_t t = 0;
   for (; t + 8 <= n; t += 8) std::memcpy(d + t, zeros, 8 * sizeof(T));
-  for (; t < n; ++t) d[t] = T(0);
-}
-
-// Writes d[t] for t in [t0, t1): zero outside [a, b) (the padding), src[t * s] inside.
-template <class T>
-inline void copy_span(T* d, const T* src, int64_t s, int64_t t0, int64_t t1, int64_t a, int64_t b) {
-  const int64_t m0 = std::clamp(a, t0, t1), m1 = std::clamp(b, m0, t1);
-  zero_short(d + t0, m0 - t0);
-  if (s == 1)
-    copy_short(d + m0, src + m0, m1 - m0);
-  else
-    for (int64_t t = m0; t < m1; ++t) d[t] = src[t * s];
-  zero_short(d + m1, t1 - m1);
+  if (n & 4) { std::memcpy(d + t, zeros, 4 * sizeof(T)); t += 4; }
+  if (n & 2) { std::memcpy(d + t, zeros, 2 * sizeof(T)); t += 2; }
+  if (n & 1) d[t] = T(0);
 }
 
 template <class T>
 void im2col_panels(const ConvGeom& g, const void* xv, int64_t p0, int64_t np, int64_t nr, void* outv) {
   const T* x = static_cast<const T*>(xv);
   T* out = static_cast<T*>(outv);
-  const int64_t K = g.C * g.KH * g.KW, panel = K * nr;
-  const int shift = __builtin_ctzll(uint64_t(nr));  // nr is a power of two
-  if (np % nr)
-    for (int64_t k = 0; k < K; ++k) zero_short(out + np / nr * panel + k * nr + np % nr, nr - np % nr);
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t ky = 0; ky < g.KH; ++ky)
-      for (int64_t kx = 0; kx < g.KW; ++kx) {
-        T* dst = out + ((c * g.KH + ky) * g.KW + kx) * nr;
-        const int64_t off = kx * g.dw - g.pl;
-        const Span whole = inside(off, g.sw, g.W, 0, g.OW);  // the span of every full output row
-        for_rows(g, p0, np, [&](int64_t oy, int64_t ox, int64_t j, int64_t run) {
-          const int64_t iy = oy * g.sh - g.pt + ky * g.dh;
-          const bool row_in = iy >= 0 && iy < g.H;
-          const T* src = x + (c * g.H + (row_in ? iy : 0)) * g.W + off + ox * g.sw;
-          const Span s = !row_in ? Span{0, 0} : run == g.OW ? whole : inside(off, g.sw, g.W, ox, run);
-          // The segment crosses a panel boundary every nr columns; d is offset so that d[t] is column j + t.
-          for (int64_t t = 0, q = j >> shift, r = j & (nr - 1); t < run; ++q, r = 0) {
-            const int64_t len = std::min(nr - r, run - t);
-            copy_span(dst + q * panel + r - t, src, g.sw, t, t + len, s.a, s.b);
-            t += len;
+  const int64_t K = g.C * g.KH * g.KW;
+  // A panel's pixels form a few runs along output rows; each run reads one input row segment per tap.
+  struct Run { int64_t j, len, at; };
+  Run runs[64];
+  for (int64_t j0 = 0; j0 < np; j0 += nr) {
+    const int64_t n = std::min(nr, np - j0);
+    T* dst = out + j0 * K;
+    int nruns = 0;
+    for_rows(g, p0 + j0, n, [&](int64_t oy, int64_t ox, int64_t j, int64_t run) {
+      runs[nruns++] = {j, run, oy * g.sh * g.W + ox * g.sw};
+    });
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t ky = 0; ky < g.KH; ++ky)
+        for (int64_t kx = 0; kx < g.KW; ++kx, dst += nr) {
+          const T* src = x + (c * g.H + ky * g.dh) * g.W + kx * g.dw;
+          for (int r = 0; r < nruns; ++r) {
+            const Run& u = runs[r];
+            if (g.sw == 1)
+              copy_short(dst + u.j, src + u.at, u.len);
+            else
+              for (int64_t t = 0; t < u.len; ++t) dst[u.j + t] = src[u.at + t * g.sw];
           }
-        });
-      }
+          zero_short(dst + n, nr - n);
+        }
+  }
 }
 
 template <class T>
@@ -160,50 +152,82 @@ inline void for_taps(const ConvGeom& g, const F& f) {
     }
 }
 
-// Depthwise forward for 3 taps per row at stride 1: each output vector gathers its three taps
-// in registers, one store per output row and filter row instead of one per tap.
+// The depthwise loops work on a native vector of outputs at a time (GCC vectors: the same
+// source is AVX-512, AVX2 or SSE2 code), loaded and stored unaligned.
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+#elif defined(__AVX2__)
+constexpr int kVecBytes = 32;
+#else
+constexpr int kVecBytes = 16;
+#endif
+template <class T> constexpr int kLanes = kVecBytes / int(sizeof(T));
+template <class T> struct Lanes { typedef T type __attribute__((vector_size(kVecBytes))); };
+template <class T> using LanesT = typename Lanes<T>::type;
 template <class T>
-bool plane_conv_3wide(const ConvGeom& g, const T* x, const T* w, T* y) {
-  if (g.KW != 3 || g.sw != 1 || g.OW < 3) return false;
-  for (int64_t oy = 0; oy < g.OH; ++oy) {
-    T* yr = y + oy * g.OW;
-    for (int64_t ky = 0; ky < g.KH; ++ky) {
-      const int64_t iy = oy * g.sh - g.pt + ky * g.dh;
-      if (iy < 0 || iy >= g.H) continue;
-      const T* r = x + iy * g.W - g.pl;
-      const T w0 = w[ky * 3], w1 = w[ky * 3 + 1], w2 = w[ky * 3 + 2];
-      const int64_t d = g.dw;
-      // Columns where all three taps are inside the row, then the ragged edges tap by tap.
-      const Span s0 = inside(-g.pl, 1, g.W, 0, g.OW), s2 = inside(2 * d - g.pl, 1, g.W, 0, g.OW);
-      const int64_t a = std::max(s0.a, s2.a), b = std::min(s0.b, s2.b);
-      for (int64_t ox = a; ox < b; ++ox) yr[ox] += w0 * r[ox] + w1 * r[ox + d] + w2 * r[ox + 2 * d];
-      for (int64_t kx = 0; kx < 3; ++kx) {
-        const Span s = inside(kx * d - g.pl, 1, g.W, 0, g.OW);
-        const T wv = w[ky * 3 + kx];
-        for (int64_t ox = s.a; ox < std::min(s.b, a); ++ox) yr[ox] += wv * r[ox + kx * d];
-        for (int64_t ox = std::max(s.a, std::max(a, b)); ox < s.b; ++ox) yr[ox] += wv * r[ox + kx * d];
-      }
+inline LanesT<T> load_lanes(const T* p, int64_t s) {
+  LanesT<T> v;
+  if (s == 1) {
+    std::memcpy(&v, p, sizeof(v));
+  } else {
+    for (int l = 0; l < kLanes<T>; ++l) v[l] = p[l * s];
+  }
+  return v;
+}
+template <class T>
+inline void store_lanes(T* p, LanesT<T> v) { std::memcpy(p, &v, sizeof(v)); }
+
+// Up to 4 vectors of outputs of one row, at columns ox[0..nv): acc[v] + every tap. The vectors
+// are independent chains, so the FMA latency overlaps.
+template <class T>
+inline void taps_vectors(const ConvGeom& g, const T* xr, const T* w, const int64_t* ox, int nv, LanesT<T>* acc) {
+  for (int64_t ky = 0; ky < g.KH; ++ky) {
+    const T* rk = xr + ky * g.dh * g.W;
+    for (int64_t kx = 0; kx < g.KW; ++kx) {
+      const T wt = w[ky * g.KW + kx];
+      const T* r = rk + kx * g.dw;
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v)
+        if (v < nv) acc[v] += wt * load_lanes(r + ox[v] * g.sw, g.sw);
     }
   }
-  return true;
 }
 
+// Depthwise forward over a padded plane: vectors of outputs sum all taps in registers, four
+// rows of dependent FMAs in flight, and are stored once. A row's ragged end is one more vector
+// overlapping the last full one, done first, storing only the lanes no full vector covers.
 template <class T>
 void plane_conv(const ConvGeom& g, const void* xv, const void* wv, void* yv) {
   const T* x = static_cast<const T*>(xv);
   const T* w = static_cast<const T*>(wv);
   T* y = static_cast<T*>(yv);
-  if (plane_conv_3wide(g, x, w, y)) return;
-  const int64_t s = g.sw;
-  for_taps(g, [&](int64_t yo, int64_t xo, int64_t k, int64_t a, int64_t b) {
-    T* yr = y + yo;
-    const T* xr = x + xo;
-    const T wk = w[k];
-    if (s == 1)
-      for (int64_t ox = a; ox < b; ++ox) yr[ox] += wk * xr[ox];
-    else
-      for (int64_t ox = a; ox < b; ++ox) yr[ox] += wk * xr[ox * s];
-  });
+  constexpr int L = kLanes<T>;
+  const int64_t rem = g.OW % L, shift = rem ? 1 : 0;
+  const int64_t nvec = g.OW >= L ? g.OW / L + shift : 0;
+  for (int64_t oy = 0; oy < g.OH; ++oy) {
+    T* yr = y + oy * g.OW;
+    const T* xr = x + oy * g.sh * g.W;
+    for (int64_t c0 = 0; c0 < nvec; c0 += 4) {
+      const int nv = int(std::min<int64_t>(4, nvec - c0));
+      int64_t cols[4];
+      LanesT<T> acc[4];
+      for (int v = 0; v < nv; ++v) {
+        cols[v] = rem && c0 + v == 0 ? g.OW - L : (c0 + v - shift) * L;
+        acc[v] = load_lanes(yr + cols[v], 1);
+      }
+      taps_vectors(g, xr, w, cols, nv, acc);
+      for (int v = 0; v < nv; ++v) {
+        if (rem && c0 + v == 0)
+          for (int l = L - int(rem); l < L; ++l) yr[g.OW - L + l] = acc[0][l];
+        else
+          store_lanes(yr + cols[v], acc[v]);
+      }
+    }
+    for (int64_t ox = 0; ox < g.OW && nvec == 0; ++ox)
+      for (int64_t ky = 0; ky < g.KH; ++ky)
+        for (int64_t kx = 0; kx < g.KW; ++kx)
+          yr[ox] += w[ky * g.KW + kx] * xr[ky * g.dh * g.W + kx * g.dw + ox * g.sw];
+  }
 }
 
 template <class T>
@@ -223,27 +247,37 @@ void plane_conv_data(const ConvGeom& g, const void* dyv, const void* wv, void* d
   });
 }
 
+// Depthwise weight gradient over a padded plane: one tap at a time, its dot product of dy with
+// the shifted input kept in vector lanes of independent sums over the whole plane.
 template <class T>
 void plane_conv_weight(const ConvGeom& g, const void* xv, const void* dyv, void* dwv) {
   const T* x = static_cast<const T*>(xv);
   const T* dy = static_cast<const T*>(dyv);
   T* dw = static_cast<T*>(dwv);
   const int64_t s = g.sw;
-  for_taps(g, [&](int64_t yo, int64_t xo, int64_t k, int64_t a, int64_t b) {
-    const T* gr = dy + yo;
-    const T* xr = x + xo;
-    // Independent lanes let the dot product vectorise without reassociation flags.
-    constexpr int L = 8;
-    T lanes[L] = {};
-    int64_t ox = a;
-    if (s == 1)
-      for (; ox + L <= b; ox += L)
-        for (int l = 0; l < L; ++l) lanes[l] += gr[ox + l] * xr[ox + l];
+  // Lanes of the ragged end that the last full vector already counted are masked off.
+  LanesT<T> mask{};
+  const int64_t skip = g.OW >= kLanes<T> ? g.OW / kLanes<T> * kLanes<T> - (g.OW - kLanes<T>) : 0;
+  for (int l = 0; l < kLanes<T>; ++l) mask[l] = l >= skip ? T(1) : T(0);
+  for (int64_t t = 0; t < g.KH * g.KW; ++t) {
+    const T* xt = x + (t / g.KW) * g.dh * g.W + (t % g.KW) * g.dw;
+    LanesT<T> lanes{};
     T acc = 0;
-    for (; ox < b; ++ox) acc += gr[ox] * xr[ox * s];
-    for (int l = 0; l < L; ++l) acc += lanes[l];
-    dw[k] += acc;
-  });
+    for (int64_t oy = 0; oy < g.OH; ++oy) {
+      const T* gr = dy + oy * g.OW;
+      const T* xr = xt + oy * g.sh * g.W;
+      int64_t ox = 0;
+      for (; ox + kLanes<T> <= g.OW; ox += kLanes<T>) lanes += load_lanes(gr + ox, 1) * load_lanes(xr + ox * s, s);
+      if (ox < g.OW && g.OW >= kLanes<T>) {
+        const int64_t o = g.OW - kLanes<T>;
+        lanes += load_lanes(gr + o, 1) * mask * load_lanes(xr + o * s, s);
+      } else {
+        for (; ox < g.OW; ++ox) acc += gr[ox] * xr[ox * s];
+      }
+    }
+    for (int l = 0; l < kLanes<T>; ++l) acc += lanes[l];
+    dw[t] += acc;
+  }
 }
 
 }  // namespace

@@ -126,6 +126,7 @@ struct AttentionArgs {
   bool causal = false;
   double scale = 1, dropout_p = 0;
   uint64_t seed = 0, offset = 0;
+  int64_t bq = 0, bk = 0;  // query / key block sizes, multiples of attention_tile (ops/attention.cpp picks them)
   void* out = nullptr;   // forward: (BH, L, Ev)
   void* lse = nullptr;   // forward writes, backward reads: (BH, L) row log-sum-exp, -inf when fully masked
   const void* dout = nullptr;  // backward
@@ -133,11 +134,11 @@ struct AttentionArgs {
   void* dk = nullptr;
   void* dv = nullptr;
 };
-// Forward of query block `item % ceil(L / BQ)` of head `item / ceil(L / BQ)` (BQ = attention_tile[0]).
+// Forward of query block `item % ceil(L / bq)` of head `item / ceil(L / bq)`.
 using AttentionForward = void (*)(const AttentionArgs&, int64_t item);
 // Backward work item: kAttnAll: item = k/v head, writes its dk, dv and the dq of every q head
-// reading it; kAttnKV: item = kv head * ceil(S / BK) + key block, writes that block of dk, dv;
-// kAttnQ: item = q head * ceil(L / BQ) + query block, writes that block of dq.
+// reading it; kAttnKV: item = kv head * ceil(S / bk) + key block, writes that block of dk, dv;
+// kAttnQ: item = q head * ceil(L / bq) + query block, writes that block of dq.
 enum AttentionPass : int { kAttnAll = 0, kAttnKV = 1, kAttnQ = 2 };
 using AttentionBackward = void (*)(const AttentionArgs&, int pass, int64_t item);
 
@@ -218,10 +219,12 @@ using Im2colFn = void (*)(const ConvGeom&, const void* x, int64_t p0, int64_t np
 // The reverse: adds each patch-matrix entry into the input pixel it came from (dx +=).
 using Col2imFn = void (*)(const ConvGeom&, const void* col, int64_t p0, int64_t np, void* dx);
 // The same patch matrix laid out as GemmArgs::Bpacked: ceil(np / nr) panels, each K x nr
-// (K = C * KH * KW rows, k-major), columns past np zero.
+// (K = C * KH * KW rows, k-major), columns past np zero; nr <= 64. For an input with no padding
+// (pt = pl = 0, every tap inside: the caller pads the planes), so each panel is plain row copies.
 using Im2colPanelsFn = void (*)(const ConvGeom&, const void* x, int64_t p0, int64_t np, int64_t nr, void* panels);
 // One input plane with one KH x KW filter (depthwise convolution): y (OH x OW) += x (*) w;
-// backward: dx (H x W) += dy (*)^T w and dw (KH x KW) += x (*) dy.
+// backward: dx (H x W) += dy (*)^T w and dw (KH x KW) += x (*) dy. The forward and the weight
+// gradient read a plane with no padding (pt = pl = 0, every tap inside: the caller pads it).
 using PlaneConvFn = void (*)(const ConvGeom&, const void* x, const void* w, void* y);
 using PlaneConvDataFn = void (*)(const ConvGeom&, const void* dy, const void* w, void* dx);
 using PlaneConvWeightFn = void (*)(const ConvGeom&, const void* x, const void* dy, void* dw);
@@ -278,7 +281,7 @@ struct Kernels {
   RowBackwardLoop row_backward[2][kNumDTypes] = {};
   AttentionForward attention_forward[kNumDTypes] = {};
   AttentionBackward attention_backward[kNumDTypes] = {};
-  int attention_tile[kNumDTypes][2] = {};  // BQ (query rows), BK (keys) per block
+  int attention_tile[kNumDTypes][2] = {};  // granularity of query and key blocks (micro-tile multiples)
   CrossEntropyLoop cross_entropy_forward[kNumDTypes] = {};
   CrossEntropyLoop cross_entropy_backward[kNumDTypes] = {};
   SgdLoop sgd[kNumDTypes] = {};

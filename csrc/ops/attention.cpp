@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "cpu/kernels.h"
 #include "ops/copy.h"
@@ -20,6 +21,17 @@ Shape contiguous_strides(const Shape& shape) {
   Shape st(shape.size(), 1);
   for (int64_t d = int64_t(shape.size()) - 2; d >= 0; --d) st[d] = st[d + 1] * shape[d + 1];
   return st;
+}
+
+// Query and key block size (one for both): the largest multiple of the kernels' granularity, up
+// to 256, such that one backward pair at a nominal head width of 64 (Q and dO as rows and as
+// strips, K and V, two score tiles) fills at most half of L2.
+int64_t block_size(DType c) {
+  const int64_t step = cpu::kernels().attention_tile[int(c)][0], t = itemsize(c), w = 64 * t;
+  const int64_t budget = cpu_info().l2 / 2;
+  int64_t n = step;
+  while (n + step <= 256 && 6 * w * (n + step) + 2 * t * (n + step) * (n + step) <= budget) n += step;
+  return n;
 }
 
 // The operands in the kernels' layout, and the index tables cpu::AttentionArgs points into.
@@ -138,6 +150,7 @@ void make_plan(Plan& p, const Tensor& q, const Tensor& k, const Tensor& v, const
   a.causal = opt.causal;
   a.scale = opt.scale ? *opt.scale : (E > 0 ? 1.0 / std::sqrt(double(E)) : 1.0);
   a.dropout_p = opt.dropout_p;
+  a.bq = a.bk = block_size(p.c);
 }
 
 Shape with_tail(Shape s, std::initializer_list<int64_t> tail) {
@@ -180,7 +193,7 @@ AttentionForwardResult attention_forward(const Tensor& q, const Tensor& k, const
   a.lse = r.lse.bytes();
   const auto& K = cpu::kernels();
   auto fn = K.attention_forward[int(p.c)];
-  const int64_t items = p.BH * blocks(a.L, K.attention_tile[int(p.c)][0]);
+  const int64_t items = p.BH * blocks(a.L, a.bq);
   // Later query blocks see more keys under a causal mask: start them first.
   run_items(items, [&](int64_t i) { fn(a, items - 1 - i); });
   if (p.c != q.dtype()) r.out = cast(r.out, q.dtype());
@@ -211,7 +224,7 @@ AttentionBackwardResult attention_backward(const Tensor& dout, const Tensor& q, 
   a.dv = r.dv.bytes();
   const auto& K = cpu::kernels();
   auto fn = K.attention_backward[int(p.c)];
-  const int64_t nqb = blocks(a.L, K.attention_tile[int(p.c)][0]), nkb = blocks(a.S, K.attention_tile[int(p.c)][1]);
+  const int64_t nqb = blocks(a.L, a.bq), nkb = blocks(a.S, a.bk);
   if (p.nkv >= 4 * int64_t(get_num_threads())) {
     // Enough k/v heads to keep every thread busy: one item per k/v head computes everything.
     run_items(p.nkv, [&](int64_t i) { fn(a, cpu::kAttnAll, i); });

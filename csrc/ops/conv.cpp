@@ -91,8 +91,8 @@ void check_tensor(const Tensor& t, const Tensor& x, const char* what, const char
 }
 
 // A per-thread buffer, grown on demand and reused across calls (a fresh one per call would
-// fault in its pages every time).
-template <class T>
+// fault in its pages every time); slot 0 holds patch panels, slot 1 padded input planes.
+template <class T, int Which = 0>
 T* scratch(int64_t n) {
   struct Slot { void* p = nullptr; size_t cap = 0; ~Slot() { std::free(p); } };
   thread_local Slot s;
@@ -142,8 +142,7 @@ void gemm(int64_t M, int64_t N, int64_t K, Operand<T> A, Operand<T> B, T* C, int
   g.C = reinterpret_cast<char*>(C); g.ldc = ldc;
   g.accumulate = accumulate;
   g.threads = threads;
-  static const int64_t kdiv = std::getenv("LAMINA_CONV_KDIV") ? std::atoll(std::getenv("LAMINA_CONV_KDIV")) : 2;
-  const int64_t kmax = std::clamp<int64_t>(c.l1d / (nr * es) / kdiv, 64, 1024), slices = (K + kmax - 1) / kmax;
+  const int64_t kmax = std::clamp<int64_t>(c.l1d / (nr * es) / 2, 64, 1024), slices = (K + kmax - 1) / kmax;
   g.kc = (K + slices - 1) / slices;
   g.mc = std::clamp<int64_t>(c.l2 * 3 / 4 / (g.kc * es), mr, 1024) / mr * mr;
   g.nc = (N + nr - 1) / nr * nr;
@@ -171,8 +170,7 @@ std::vector<T> pack_groups(const T* A, int64_t G, int64_t M, int64_t K, int64_t 
 template <class T>
 int64_t tile_pixels(const Plan& p, int nt) {
   const int64_t nr = tile<T>(1);
-  static const int64_t budget = std::getenv("LAMINA_CONV_TILE") ? std::atoll(std::getenv("LAMINA_CONV_TILE")) : (int64_t(1) << 17);
-  int64_t t = std::max<int64_t>(4 * nr, budget / std::max<int64_t>(p.K, 1) / nr * nr);
+  int64_t t = std::max<int64_t>(4 * nr, (int64_t(1) << 17) / std::max<int64_t>(p.K, 1) / nr * nr);
   const int64_t per_item = p.N * p.G, want = 2 * int64_t(nt);
   if (per_item * ((p.P + t - 1) / t) < want) {
     const int64_t split = (want + per_item - 1) / per_item;
@@ -190,6 +188,36 @@ void for_items(int64_t items, const F& f) {
   else for (int64_t i = 0; i < items; ++i) f(i, nt);
 }
 
+// The input planes as the patch copies read them: inside zero borders (pt rows and pl columns
+// before, as many after as the last taps reach), so no tap needs a bounds check.
+template <class T>
+struct Padded {
+  const T* data;
+  cpu::ConvGeom geom;  // the geometry over the padded planes: no padding left
+  int64_t plane;
+};
+
+template <class T>
+Padded<T> pad_planes(const Plan& p, const T* x) {
+  const cpu::ConvGeom& g = p.geom;
+  Padded<T> r{x, g, p.H * p.W};
+  r.geom.H = std::max(g.H + g.pt, (g.OH - 1) * g.sh + (g.KH - 1) * g.dh + 1);
+  r.geom.W = std::max(g.W + g.pl, (g.OW - 1) * g.sw + (g.KW - 1) * g.dw + 1);
+  r.geom.pt = r.geom.pl = 0;
+  if (r.geom.H == g.H && r.geom.W == g.W && g.pt == 0 && g.pl == 0) return r;
+  const int64_t Hp = r.geom.H, Wp = r.geom.W;
+  T* d = scratch<T, 1>(p.N * p.C * Hp * Wp);
+  parallel_for(0, p.N * p.C, 1, [&](int64_t lo, int64_t hi) {
+    std::memset(d + lo * Hp * Wp, 0, size_t((hi - lo) * Hp * Wp) * sizeof(T));
+    for (int64_t i = lo; i < hi; ++i)
+      for (int64_t y = 0; y < g.H; ++y)
+        std::memcpy(d + (i * Hp + y + g.pt) * Wp + g.pl, x + (i * g.H + y) * g.W, size_t(g.W) * sizeof(T));
+  });
+  r.data = d;
+  r.plane = Hp * Wp;
+  return r;
+}
+
 template <class T>
 void forward(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
   const int64_t HW = p.H * p.W;
@@ -199,11 +227,12 @@ void forward(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
   };
   if (p.depthwise) {
     auto plane = k.plane_conv[int(dtype_of<T>())];
+    const Padded<T> xp = pad_planes(p, x);
     parallel_for(0, p.N * p.O, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
         const int64_t n = i / p.O, o = i % p.O, g = o / p.Og;
         fill_bias(y + i * p.P, o, 1, p.P);
-        plane(p.geom, x + (n * p.C + g) * HW, w + o * p.K, y + i * p.P);
+        plane(xp.geom, xp.data + (n * p.C + g) * xp.plane, w + o * p.K, y + i * p.P);
       }
     });
     return;
@@ -213,25 +242,57 @@ void forward(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
   const int64_t T_ = tile_pixels<T>(p, get_num_threads()), tiles = (p.P + T_ - 1) / T_;
   auto im2col = k.im2col_panels[int(dtype_of<T>())];
   const int64_t nr = tile<T>(1);
+  const Padded<T> xp = p.pointwise ? Padded<T>{x, p.geom, HW} : pad_planes(p, x);
   for_items(p.N * p.G * tiles, [&](int64_t it, int threads) {
     const int64_t n = it / (p.G * tiles), g = it / tiles % p.G, p0 = it % tiles * T_, np = std::min(T_, p.P - p0);
-    const T* xg = x + (n * p.C + g * p.Cg) * HW;
+    const T* xg = xp.data + (n * p.C + g * p.Cg) * xp.plane;
     T* yg = y + (n * p.O + g * p.Og) * p.P + p0;
     if (bias) fill_bias(yg, g * p.Og, p.Og, np);
     Operand<T> B = strided(xg + p0, HW, 1);
     if (!p.pointwise) {
       T* col = scratch<T>(p.K * round_up(np, nr));
-      im2col(p.geom, xg, p0, np, nr, col);
+      im2col(xp.geom, xg, p0, np, nr, col);
       B = packed<T>(col);
     }
     gemm<T>(p.Og, np, p.K, packed(wp.data() + g * wstride), B, yg, p.P, bias != nullptr, threads);
   });
 }
 
+// At stride 1, dx is the convolution of dy with the weight flipped in space and transposed per
+// group (C x O/G taps), padded so that the output is H x W again: the forward path (patch copies
+// straight into the GEMM's layout) instead of a GEMM into patches and a scatter back (col2im).
+// False (nothing done) where that padding would be negative.
+template <class T>
+bool backward_data_as_forward(const Plan& p, const T* dy, const T* w, T* dx) {
+  const cpu::ConvGeom& g = p.geom;
+  if (g.sh != 1 || g.sw != 1) return false;
+  ConvOptions o;
+  o.dilation = {g.dh, g.dw};
+  o.pad_begin = {g.dh * (p.KH - 1) - g.pt, g.dw * (p.KW - 1) - g.pl};
+  o.pad_end = {p.H + g.pt - p.OH, p.W + g.pl - p.OW};
+  o.groups = p.G;
+  for (int i = 0; i < 2; ++i)
+    if (o.pad_begin[i] < 0 || o.pad_end[i] < 0) return false;
+  const Plan q = make_plan({p.N, p.O, p.OH, p.OW}, {p.C, p.Og, p.KH, p.KW}, o, "conv2d_backward_data");
+  std::vector<T> wf(size_t(p.O * p.K));
+  const int64_t taps = p.KH * p.KW;
+  for (int64_t gi = 0; gi < p.G; ++gi)
+    for (int64_t c = 0; c < p.Cg; ++c)
+      for (int64_t oc = 0; oc < p.Og; ++oc)
+        for (int64_t t = 0; t < taps; ++t)
+          wf[size_t(((gi * p.Cg + c) * p.Og + oc) * taps + t)] = w[((gi * p.Og + oc) * p.Cg + c) * taps + taps - 1 - t];
+  forward<T>(q, dy, wf.data(), nullptr, dx);
+  return true;
+}
+
 template <class T>
 void backward_data(const Plan& p, const T* dy, const T* w, T* dx) {
   const int64_t HW = p.H * p.W;
   const auto& k = cpu::kernels();
+  // Worth it where the flipped convolution is a GEMM of many rows (input channels), or a
+  // depthwise one of one filter per channel.
+  const bool flip = p.depthwise ? p.Og == 1 : !p.pointwise && p.Cg >= 16;
+  if (flip && backward_data_as_forward(p, dy, w, dx)) return;
   std::memset(dx, 0, size_t(p.N * p.C * HW) * sizeof(T));
   if (p.depthwise) {
     auto plane = k.plane_conv_data[int(dtype_of<T>())];
@@ -279,11 +340,12 @@ void backward_weight(const Plan& p, const T* x, const T* dy, T* dw) {
   auto mine = [&] { return acc.data() + int64_t(omp_in_parallel() ? omp_get_thread_num() : 0) * wsize; };
   if (p.depthwise) {
     auto plane = k.plane_conv_weight[int(dtype_of<T>())];
+    const Padded<T> xp = pad_planes(p, x);
     parallel_for(0, p.N * p.O, 1, [&](int64_t lo, int64_t hi) {
       T* a = mine();
       for (int64_t i = lo; i < hi; ++i) {
         const int64_t n = i / p.O, o = i % p.O;
-        plane(p.geom, x + (n * p.C + o / p.Og) * HW, dy + i * p.P, a + o * p.K);
+        plane(xp.geom, xp.data + (n * p.C + o / p.Og) * xp.plane, dy + i * p.P, a + o * p.K);
       }
     });
   } else {

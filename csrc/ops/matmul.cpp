@@ -11,17 +11,10 @@
 
 namespace lamina {
 
-namespace {
-
-DType compute_dtype(DType t) {
-  if (t == DType::Float64 || is_integral(t) || t == DType::Bool) return DType::Float64;
-  return DType::Float32;  // float32, and float16/bfloat16 through conversion
-}
-
 // Blocking from the cache sizes: a KC-deep B micro-panel fills L1, an MC x KC block of A three
 // quarters of L2, and a KC x NC block of B a quarter of L3 (measured best on AVX2; the shares
 // can be overridden with LAMINA_GEMM_KC_SHARE / LAMINA_GEMM_MC_SHARE for tuning).
-void set_blocking(cpu::GemmArgs& g, DType dt) {
+void set_gemm_blocking(cpu::GemmArgs& g, DType dt) {
   const CpuInfo& c = cpu_info();
   const auto& tile = cpu::kernels().gemm_tile[int(dt)];
   const int64_t mr = tile[0], nr = tile[1], es = itemsize(dt);
@@ -36,6 +29,13 @@ void set_blocking(cpu::GemmArgs& g, DType dt) {
   g.kc = std::clamp<int64_t>(int64_t(double(c.l1d) * kc_share) / (nr * es), 64, 1024) / 8 * 8;
   g.mc = std::clamp<int64_t>(int64_t(double(c.l2) * mc_share) / (g.kc * es), mr, 1024) / mr * mr;
   g.nc = std::clamp<int64_t>(c.l3 / 4 / (g.kc * es), nr, 8192) / nr * nr;
+}
+
+namespace {
+
+DType compute_dtype(DType t) {
+  if (t == DType::Float64 || is_integral(t) || t == DType::Bool) return DType::Float64;
+  return DType::Float32;  // float32, and float16/bfloat16 through conversion
 }
 
 void check_operands(const Tensor& a, const Tensor& b, const char* op) {
@@ -66,7 +66,7 @@ void run_gemm(DType dt, int64_t M, int64_t N, int64_t K, const char* A, int64_t 
   g.bias = bias;
   g.act = int(act);
   g.threads = threads;
-  set_blocking(g, dt);
+  set_gemm_blocking(g, dt);
   cpu::kernels().gemm[int(dt)](g);
 }
 

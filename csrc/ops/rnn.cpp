@@ -7,6 +7,7 @@
 #include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "ops/copy.h"
+#include "ops/matmul.h"
 
 namespace lamina {
 
@@ -38,8 +39,6 @@ void gemm(DType dt, int64_t M, int64_t N, int64_t K, const char* A, int64_t rsa,
     }
     return;
   }
-  const CpuInfo& c = cpu_info();
-  const auto& tile = cpu::kernels().gemm_tile[int(dt)];
   cpu::GemmArgs g;
   g.M = M; g.N = N; g.K = K;
   g.A = A; g.rsa = rsa; g.csa = csa;
@@ -48,9 +47,7 @@ void gemm(DType dt, int64_t M, int64_t N, int64_t K, const char* A, int64_t rsa,
   g.bias = bias;
   g.accumulate = accumulate;
   g.threads = get_num_threads();
-  g.kc = std::clamp<int64_t>(c.l1d / (tile[1] * es), 64, 1024) / 8 * 8;
-  g.mc = std::clamp<int64_t>(c.l2 * 3 / 4 / (g.kc * es), tile[0], 1024) / tile[0] * tile[0];
-  g.nc = std::clamp<int64_t>(c.l3 / 4 / (g.kc * es), tile[1], 8192) / tile[1] * tile[1];
+  set_gemm_blocking(g, dt);
   cpu::kernels().gemm[int(dt)](g);
 }
 
