@@ -58,7 +58,6 @@ struct Shape {
   typedef T VU __attribute__((vector_size(kVecBytes), aligned(sizeof(T))));
   static constexpr int L = kVecBytes / int(sizeof(T));
   static constexpr int MR = kRows, NV = 2, NR = NV * L;
-  using Acc = V[MR][NV];
 };
 
 inline int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }

@@ -13,6 +13,32 @@ def _index(idx, n, kind):
     return idx % n
 
 
+class _Mapping:
+    """Dict-style access to one of a Module's registries, named by ``_registry``."""
+    _registry = "_modules"
+
+    def _store(self):
+        return self.__dict__[self._registry]
+
+    def __len__(self):
+        return len(self._store())
+
+    def __iter__(self):
+        return iter(self._store())
+
+    def __contains__(self, key):
+        return key in self._store()
+
+    def keys(self):
+        return self._store().keys()
+
+    def values(self):
+        return self._store().values()
+
+    def items(self):
+        return self._store().items()
+
+
 class Sequential(Module):
     """Chains modules: ``Sequential(a, b, c)(x) == c(b(a(x)))``. Also accepts an OrderedDict
     of named modules."""
@@ -116,7 +142,7 @@ class ModuleList(Module):
         raise NotImplementedError("[ModuleList] is a container, not a layer: iterate over it in your forward")
 
 
-class ModuleDict(Module):
+class ModuleDict(_Mapping, Module):
     """A dict of submodules, in insertion order."""
 
     def __init__(self, modules=None):
@@ -133,23 +159,6 @@ class ModuleDict(Module):
     def __delitem__(self, key):
         del self._modules[key]
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def __contains__(self, key):
-        return key in self._modules
-
-    def keys(self):
-        return self._modules.keys()
-
-    def values(self):
-        return self._modules.values()
-
-    def items(self):
-        return self._modules.items()
 
     def pop(self, key):
         return self._modules.pop(key)
@@ -195,8 +204,9 @@ class ParameterList(Module):
         return self
 
 
-class ParameterDict(Module):
+class ParameterDict(_Mapping, Module):
     """A dict of Parameters, each registered on the module."""
+    _registry = "_parameters"
 
     def __init__(self, parameters=None):
         super().__init__()
@@ -209,23 +219,6 @@ class ParameterDict(Module):
     def __setitem__(self, key, value):
         self.register_parameter(key, _as_param(value))
 
-    def __len__(self):
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters)
-
-    def __contains__(self, key):
-        return key in self._parameters
-
-    def keys(self):
-        return self._parameters.keys()
-
-    def values(self):
-        return self._parameters.values()
-
-    def items(self):
-        return self._parameters.items()
 
 
 def _as_param(v):

@@ -132,35 +132,30 @@ class _ConvNd(Module):
         return s
 
 
-class Conv1d(_ConvNd):
+class _Conv(_ConvNd):
+    """Conv1d and Conv2d: the forward convolution, through ``_functional``."""
+    _functional = None
+
+    def _conv(self, x):
+        x, padding = self._conv_args(x)
+        return self._functional(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
+class Conv1d(_Conv):
     """1-D convolution over (N, C_in, L) or (C_in, L) inputs; weight (C_out, C_in / groups, K)."""
     _dims = 1
     _layout = "(N, {C}, L) or ({C}, L)"
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, device, dtype)
-
-    def _conv(self, x):
-        x, padding = self._conv_args(x)
-        return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+    _functional = staticmethod(F.conv1d)
 
 
-class Conv2d(_ConvNd):
+class Conv2d(_Conv):
     """2-D convolution over (N, C_in, H, W) or (C_in, H, W) inputs; weight
     (C_out, C_in / groups, KH, KW)."""
     _dims = 2
     _layout = "(N, {C}, H, W) or ({C}, H, W)"
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, device, dtype)
-
-    def _conv(self, x):
-        x, padding = self._conv_args(x)
-        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+    _functional = staticmethod(F.conv2d)
 
 
 class ConvTranspose2d(_ConvNd):
