@@ -7,6 +7,8 @@
 
 #include "core/cpu_features.h"
 #include "core/parallel.h"
+#include "core/random.h"
+#include "ops/attention.h"
 #include "ops/conv.h"
 #include "ops/copy.h"
 #include "ops/matmul.h"
@@ -60,6 +62,14 @@ ConvOptions conv_options(const Conv2dParams& p) {
   return o;
 }
 
+AttentionOptions attention_options(const AttentionParams& p) {
+  AttentionOptions o;
+  o.causal = p.causal;
+  if (p.scale != 0) o.scale = p.scale;
+  o.enable_gqa = p.enable_gqa;
+  return o;
+}
+
 }  // namespace
 
 void set_num_threads(int threads) {
@@ -102,6 +112,32 @@ void conv2d_backward_weight(const TensorRef& x, const TensorRef& dy, const Tenso
                dw.ndim);
   write_result(dw, lamina::conv2d_backward_weight(borrow(x, op, "x"), borrow(dy, op, "dy"), dw.shape[2], dw.shape[3],
                                                   conv_options(p)), op);
+}
+
+void attention_forward(const TensorRef& q, const TensorRef& k, const TensorRef& v, const TensorRef& mask,
+                       const TensorRef& out, const TensorRef& lse, const AttentionParams& p) {
+  const char* op = "attention_forward";
+  Tensor mt;
+  if (mask.data) mt = borrow(mask, op, "mask");
+  AttentionForwardResult r = lamina::attention_forward(borrow(q, op, "q"), borrow(k, op, "k"), borrow(v, op, "v"),
+                                                       mask.data ? &mt : nullptr, attention_options(p),
+                                                       default_generator());
+  write_result(out, r.out, op);
+  write_result(lse, r.lse, op);
+}
+
+void attention_backward(const TensorRef& dout, const TensorRef& q, const TensorRef& k, const TensorRef& v,
+                        const TensorRef& mask, const TensorRef& out, const TensorRef& lse, const TensorRef& dq,
+                        const TensorRef& dk, const TensorRef& dv, const AttentionParams& p) {
+  const char* op = "attention_backward";
+  Tensor mt;
+  if (mask.data) mt = borrow(mask, op, "mask");
+  AttentionBackwardResult r = lamina::attention_backward(
+      borrow(dout, op, "dout"), borrow(q, op, "q"), borrow(k, op, "k"), borrow(v, op, "v"), mask.data ? &mt : nullptr,
+      borrow(out, op, "out"), borrow(lse, op, "lse"), attention_options(p), 0, 0);
+  write_result(dq, r.dq, op);
+  write_result(dk, r.dk, op);
+  write_result(dv, r.dv, op);
 }
 
 }  // namespace lamina::api

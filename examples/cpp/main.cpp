@@ -1,5 +1,5 @@
-// Multiplies two matrices and runs a 3x3 convolution with lamina's kernels, checks both
-// against plain loops, and shows the error a bad call raises. Prints "ok" when all agree.
+// Multiplies two matrices, runs a 3x3 convolution and causal attention with lamina's kernels,
+// checks them against plain loops, and shows the error a bad call raises. Prints "ok" when all agree.
 #include <cmath>
 #include <cstdio>
 #include <cstdint>
@@ -61,6 +61,36 @@ int main() {
             }
         if (!close(y[o * 16 + i * 4 + j], s)) { std::printf("conv2d mismatch\n"); return 1; }
       }
+
+  // Causal attention, one head: out (3 x 2) = softmax(q k^T / sqrt(2) + causal mask) v.
+  const int64_t L = 3, S = 3, E = 2;
+  std::vector<float> q(L * E), kk(S * E), vv(S * E), out(L * E), lse(L);
+  fill(q);
+  fill(kk);
+  fill(vv);
+  std::vector<int64_t> qs{L, E}, qt{E, 1}, ls{L}, lt{1};
+  lamina::api::AttentionParams ap;
+  ap.causal = true;
+  lamina::api::attention_forward(ref(q, qs, qt), ref(kk, qs, qt), ref(vv, qs, qt), TensorRef{}, ref(out, qs, qt),
+                                 ref(lse, ls, lt), ap);
+  for (int64_t i = 0; i < L; ++i) {
+    double w[3], z = 0;
+    for (int64_t j = 0; j <= i; ++j) {
+      w[j] = std::exp((double(q[i * E]) * kk[j * E] + double(q[i * E + 1]) * kk[j * E + 1]) / std::sqrt(2.0));
+      z += w[j];
+    }
+    for (int64_t e = 0; e < E; ++e) {
+      double s = 0;
+      for (int64_t j = 0; j <= i; ++j) s += w[j] / z * vv[j * E + e];
+      if (!close(out[i * E + e], s)) { std::printf("attention mismatch\n"); return 1; }
+    }
+  }
+  std::vector<float> dq(L * E), dk(S * E), dv(S * E), dout(L * E, 1.0f);
+  lamina::api::attention_backward(ref(dout, qs, qt), ref(q, qs, qt), ref(kk, qs, qt), ref(vv, qs, qt), TensorRef{},
+                                  ref(out, qs, qt), ref(lse, ls, lt), ref(dq, qs, qt), ref(dk, qs, qt),
+                                  ref(dv, qs, qt), ap);
+  // Every output row sums its weights to one, so d(sum out)/dv sums to L per column.
+  if (!close(dv[0] + dv[2] + dv[4], double(L))) { std::printf("attention backward mismatch\n"); return 1; }
 
   // Mismatched shapes raise an exception that names the op and the shapes.
   try {

@@ -49,4 +49,20 @@ void conv2d_backward_data(const TensorRef& dy, const TensorRef& w, const TensorR
 // dw (O, C/groups, KH, KW) = d conv2d / d w applied to dy.
 void conv2d_backward_weight(const TensorRef& x, const TensorRef& dy, const TensorRef& dw, const Conv2dParams& p);
 
+struct AttentionParams {
+  bool causal = false;        // query i sees keys j <= i (top-left aligned)
+  double scale = 0;           // 0: 1 / sqrt(E)
+  bool enable_gqa = false;    // q heads (dim -3) a multiple of k/v heads
+};
+// out = softmax(q k^T * scale + mask) v, fused (the L x S scores are never stored):
+// q (..., L, E), k (..., S, E), v (..., S, Ev), out (..., L, Ev); lse (..., L) receives each
+// query's log-sum-exp, which the backward needs. mask: data == nullptr, or an additive mask of
+// q's dtype broadcastable to (..., L, S) (-infinity removes a key).
+void attention_forward(const TensorRef& q, const TensorRef& k, const TensorRef& v, const TensorRef& mask,
+                       const TensorRef& out, const TensorRef& lse, const AttentionParams& p);
+// dq, dk, dv from dout and the forward's q, k, v, out and lse (recomputes the score tiles).
+void attention_backward(const TensorRef& dout, const TensorRef& q, const TensorRef& k, const TensorRef& v,
+                        const TensorRef& mask, const TensorRef& out, const TensorRef& lse, const TensorRef& dq,
+                        const TensorRef& dk, const TensorRef& dv, const AttentionParams& p);
+
 }  // namespace lamina::api
