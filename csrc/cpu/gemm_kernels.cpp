@@ -23,7 +23,7 @@
 #include <new>
 
 #include "core/parallel.h"
-#include "core/storage.h"
+#include "core/scratch.h"
 #include "cpu/kernels.h"
 
 namespace lamina::cpu::LAMINA_ISA {
@@ -62,19 +62,8 @@ struct Tile {
 // Packing buffers, kept per thread and grown on demand: a fresh allocation per call would
 // come from mmap and pay a page fault per 4 KiB on every product.
 template <class T>
-T* scratch(int slot, int64_t n) {
-  struct Slot { void* p = nullptr; size_t cap = 0; ~Slot() { std::free(p); } };
-  thread_local Slot slots[2];
-  Slot& s = slots[slot];
-  size_t bytes = size_t(n) * sizeof(T) + 64;
-  if (bytes > s.cap) {
-    std::free(s.p);
-    s.p = nullptr;
-    s.cap = 0;
-    s.p = host_alloc(int64_t(bytes));
-    s.cap = bytes;
-  }
-  return static_cast<T*>(s.p);
+T* scratch(ScratchSlot slot, int64_t n) {
+  return static_cast<T*>(thread_scratch(slot, n * int64_t(sizeof(T)) + 64));
 }
 
 // ---- epilogue: bias per column, then the activation
@@ -204,12 +193,12 @@ void gemm_packed(const GemmArgs& g) {
   const int64_t nc = std::max<int64_t>(NR, g.nc / NR * NR);
   const int nt = std::max(1, g.threads);
   const T* const bprepacked = reinterpret_cast<const T*>(g.Bpacked);
-  T* const bpack = bprepacked ? nullptr : scratch<T>(0, std::min(nc, (N + NR - 1) / NR * NR) * kc);
+  T* const bpack = bprepacked ? nullptr : scratch<T>(ScratchSlot::GemmB, std::min(nc, (N + NR - 1) / NR * NR) * kc);
   // With enough rows, each thread takes an equal share of them (to MR granularity), packs its
   // own A blocks and sweeps the shared packed B; otherwise the threads split B's micro-panels.
   const bool split_rows = nt > 1 && M >= int64_t(nt) * 2 * MR;
   const T* const prepacked = reinterpret_cast<const T*>(g.Apacked);
-  T* const apack = split_rows || prepacked ? nullptr : scratch<T>(1, mc * kc);
+  T* const apack = split_rows || prepacked ? nullptr : scratch<T>(ScratchSlot::GemmA, mc * kc);
   for (int64_t jc = 0; jc < N; jc += nc) {
     const int64_t ncur = std::min(nc, N - jc), n_jr = (ncur + NR - 1) / NR;
     for (int64_t pc = 0; pc < K; pc += kc) {
@@ -247,7 +236,7 @@ void gemm_packed(const GemmArgs& g) {
       const int64_t panel = prepacked ? MR * K : MR * kcur;
       if (split_rows) {
         parallel_for(0, nt, 0, [&](int64_t lo, int64_t hi) {
-          T* ap = prepacked ? nullptr : scratch<T>(1, mc * kc);
+          T* ap = prepacked ? nullptr : scratch<T>(ScratchSlot::GemmA, mc * kc);
           for (int64_t t = lo; t < hi; ++t) {
             const int64_t r0 = M * t / nt / MR * MR, r1 = t + 1 == nt ? M : M * (t + 1) / nt / MR * MR;
             for (int64_t ic = r0; ic < r1; ic += mc) {

@@ -19,7 +19,7 @@
 
 #include "core/cpu_features.h"
 #include "core/parallel.h"
-#include "core/storage.h"
+#include "core/scratch.h"
 #include "cpu/kernels.h"
 #include "ops/copy.h"
 
@@ -92,19 +92,9 @@ void check_tensor(const Tensor& t, const Tensor& x, const char* what, const char
 
 // A per-thread buffer, grown on demand and reused across calls (a fresh one per call would
 // fault in its pages every time); slot 0 holds patch panels, slot 1 padded input planes.
-template <class T, int Which = 0>
-T* scratch(int64_t n) {
-  struct Slot { void* p = nullptr; size_t cap = 0; ~Slot() { std::free(p); } };
-  thread_local Slot s;
-  const size_t bytes = size_t(std::max<int64_t>(n, 1)) * sizeof(T);
-  if (bytes > s.cap) {
-    std::free(s.p);
-    s.p = nullptr;
-    s.cap = 0;
-    s.p = host_alloc(int64_t(bytes));
-    s.cap = bytes;
-  }
-  return static_cast<T*>(s.p);
+template <class T>
+T* scratch(ScratchSlot slot, int64_t n) {
+  return static_cast<T*>(thread_scratch(slot, n * int64_t(sizeof(T))));
 }
 
 int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
@@ -206,7 +196,7 @@ Padded<T> pad_planes(const Plan& p, const T* x) {
   r.geom.pt = r.geom.pl = 0;
   if (r.geom.H == g.H && r.geom.W == g.W && g.pt == 0 && g.pl == 0) return r;
   const int64_t Hp = r.geom.H, Wp = r.geom.W;
-  T* d = scratch<T, 1>(p.N * p.C * Hp * Wp);
+  T* d = scratch<T>(ScratchSlot::ConvPadded, p.N * p.C * Hp * Wp);
   parallel_for(0, p.N * p.C, 1, [&](int64_t lo, int64_t hi) {
     std::memset(d + lo * Hp * Wp, 0, size_t((hi - lo) * Hp * Wp) * sizeof(T));
     for (int64_t i = lo; i < hi; ++i)
@@ -250,7 +240,7 @@ void forward(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
     if (bias) fill_bias(yg, g * p.Og, p.Og, np);
     Operand<T> B = strided(xg + p0, HW, 1);
     if (!p.pointwise) {
-      T* col = scratch<T>(p.K * round_up(np, nr));
+      T* col = scratch<T>(ScratchSlot::ConvPatches, p.K * round_up(np, nr));
       im2col(xp.geom, xg, p0, np, nr, col);
       B = packed<T>(col);
     }
@@ -322,7 +312,7 @@ void backward_data(const Plan& p, const T* dy, const T* w, T* dx) {
     const int64_t n = it / p.G, g = it % p.G;
     for (int64_t p0 = 0; p0 < p.P; p0 += T_) {
       const int64_t np = std::min(T_, p.P - p0);
-      T* col = scratch<T>(p.K * np);
+      T* col = scratch<T>(ScratchSlot::ConvPatches, p.K * np);
       gemm<T>(p.K, np, p.Og, packed(wp.data() + g * wstride), strided(dy + (n * p.O + g * p.Og) * p.P + p0, p.P, 1),
               col, np, false, threads);
       col2im(p.geom, col, p0, np, dx + (n * p.C + g * p.Cg) * HW);
@@ -358,7 +348,7 @@ void backward_weight(const Plan& p, const T* x, const T* dy, T* dw) {
       const T* B = xg + p0;
       int64_t ldb = HW;
       if (!p.pointwise) {
-        T* col = scratch<T>(p.K * np);
+        T* col = scratch<T>(ScratchSlot::ConvPatches, p.K * np);
         im2col(p.geom, xg, p0, np, col);
         B = col;
         ldb = np;

@@ -1,0 +1,29 @@
+#include "core/scratch.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "core/storage.h"
+
+namespace lamina {
+
+void* thread_scratch(ScratchSlot slot, int64_t bytes) {
+  struct Slot {
+    void* p = nullptr;
+    int64_t cap = 0;
+    ~Slot() { std::free(p); }
+  };
+  thread_local Slot slots[int(ScratchSlot::Count)];
+  Slot& s = slots[int(slot)];
+  bytes = std::max<int64_t>(bytes, 64);
+  if (bytes > s.cap) {
+    std::free(s.p);
+    s.p = nullptr;
+    s.cap = 0;
+    s.p = host_alloc(bytes);  // throws std::bad_alloc, leaving the slot empty
+    s.cap = bytes;
+  }
+  return s.p;
+}
+
+}  // namespace lamina
