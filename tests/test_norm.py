@@ -78,6 +78,40 @@ def test_gradients_match_central_differences(rng, rms):
             assert rel_err(t.grad.numpy(), r) < 1e-6
 
 
+def ref_backward(x, w, g, eps, rms):
+    """Analytic float64 gradients of sum(norm(x) * w * g) over the last dim."""
+    mean = 0 if rms else x.mean(-1, keepdims=True)
+    rstd = 1 / np.sqrt(((x - mean) ** 2).mean(-1, keepdims=True) + eps)
+    xhat = (x - mean) * rstd
+    d = g * w
+    c1 = 0 if rms else d.mean(-1, keepdims=True)
+    dx = rstd * (d - c1 - xhat * (d * xhat).mean(-1, keepdims=True))
+    return dx, (g * xhat).sum(0), g.sum(0)
+
+
+@pytest.mark.parametrize("rms", [False, True])
+@pytest.mark.parametrize("rows,n", [(50, 9001), (203, 67)])
+def test_float32_long_rows_far_from_zero(isa, rng, rows, n, rms):
+    """Rows longer than the kernels' float32 summing chunk, more rows than a gradient flush,
+    and data offset far from zero relative to its spread."""
+    xn = (1000 + rng.standard_normal((rows, n))).astype(np.float32)
+    wn, bn = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+    gn = rng.standard_normal((rows, n)).astype(np.float32)
+    x, w, b = (lamina.tensor(a, requires_grad=True) for a in (xn, wn, bn))
+    out = F.rms_norm(x, n, w, eps=1e-6) if rms else F.layer_norm(x, n, w, b)
+    out.backward(lamina.tensor(gn))
+    x64, w64, g64 = (a.astype(np.float64) for a in (xn, wn, gn))
+    eps = 1e-6 if rms else 1e-5
+    assert rel_err(out.detach().numpy(), ref_norm(x64, 1, w64, None if rms else bn.astype(np.float64), eps, rms)) < 1e-5
+    dx, dw, db = ref_backward(x64, w64, g64, eps, rms)
+    # The backward rebuilds x-hat from the mean rounded to float32 (half an ulp of 1000 is
+    # 3e-5 of the spread here), so its results carry that error; PyTorch's do too.
+    assert rel_err(x.grad.numpy(), dx) < 1e-4
+    assert rel_err(w.grad.numpy(), dw) < 1e-4
+    if not rms:
+        assert rel_err(b.grad.numpy(), db) < 1e-5
+
+
 def test_gradcheck_non_contiguous_and_multi_dim(rng):
     x = lamina.tensor(rng.standard_normal((4, 5, 3)), requires_grad=True)
     w = lamina.tensor(rng.standard_normal((5, 3)), requires_grad=True)

@@ -82,3 +82,29 @@ def test_cuda_queries_answer_without_a_gpu():
     assert isinstance(lamina.cuda.is_available(), bool)
     assert lamina.cuda.device_count() >= 0
     assert lamina.cuda.is_available() == (lamina.cuda.is_compiled() and lamina.cuda.device_count() > 0)
+
+
+def test_host_block_cache_reuses_and_releases_memory():
+    lamina.cpu.empty_cache()
+    assert lamina.cpu.memory_cached() == 0
+    n = (8 << 20) // 4  # 8 MiB of float32: large enough to be cached
+    a = lamina.ones(n)
+    del a
+    cached = lamina.cpu.memory_cached()
+    assert cached >= 8 << 20
+    # A reused block must not leak its old contents into tensors that promise values.
+    z = lamina.zeros(n)
+    assert lamina.cpu.memory_cached() < cached
+    assert not z.numpy().any()
+    f = lamina.full((n,), 2.5)
+    assert (f.numpy() == 2.5).all()
+    del z, f
+    lamina.cpu.empty_cache()
+    assert lamina.cpu.memory_cached() == 0
+
+
+def test_host_block_cache_can_be_turned_off():
+    code = ("import lamina; a = lamina.ones(1 << 22); del a; "
+            "assert lamina.cpu.memory_cached() == 0, lamina.cpu.memory_cached()")
+    env = dict(os.environ, LAMINA_CPU_CACHE_MB="0")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)

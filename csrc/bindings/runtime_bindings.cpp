@@ -3,6 +3,7 @@
 #include "core/cpu_features.h"
 #include "core/cuda_runtime.h"
 #include "core/parallel.h"
+#include "core/storage.h"
 #include "cuda/allocator.h"
 
 #include <memory>
@@ -103,6 +104,8 @@ void bind_runtime(py::module_& m) {
   m.def("cuda_memory_reserved", &cuda::memory_reserved);
   m.def("cuda_reset_peak_memory_stats", &cuda::reset_peak_memory_stats);
   m.def("cuda_empty_cache", [] { py::gil_scoped_release r; cuda::empty_cache(); });
+  m.def("cpu_memory_cached", &host_cached_bytes);
+  m.def("cpu_empty_cache", [] { py::gil_scoped_release r; host_empty_cache(); });
   bind_allocator_test_hook(m);
 }
 

@@ -1,7 +1,10 @@
 #include "core/storage.h"
 
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <new>
+#include <string>
 
 #include <sys/mman.h>
 
@@ -9,20 +12,121 @@
 
 namespace lamina {
 
+namespace {
+
+constexpr size_t kHuge = size_t(2) << 20;
+constexpr size_t kCachedMin = 2 * kHuge;  // blocks this large are huge-page backed and cached
+
+// Freed large host blocks kept for reuse. A training step allocates the same big activations
+// and gradients every iteration; handing the memory back to the kernel means each new tensor
+// faults in and zeroes fresh pages first, which costs as much as an elementwise pass over it.
+// Blocks are keyed by their rounded size; a request takes the smallest cached block that is at
+// most a quarter larger. The cache is bounded (LAMINA_CPU_CACHE_MB, default 1024; 0 turns it
+// off) and emptied before an allocation is allowed to fail.
+class HostBlockCache {
+ public:
+  static HostBlockCache& get() {
+    static HostBlockCache* c = new HostBlockCache();  // never destroyed: frees may run at exit
+    return *c;
+  }
+
+  void* take(size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = blocks_.lower_bound(n);
+    if (it == blocks_.end() || it->first > n + n / 4) return nullptr;
+    void* p = it->second;
+    cached_ -= it->first;
+    blocks_.erase(it);
+    return p;
+  }
+
+  // Takes ownership of p (n bytes); frees it when the cache is full.
+  void give(void* p, size_t n) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cached_ + n <= limit_) {
+        blocks_.emplace(n, p);
+        cached_ += n;
+        return;
+      }
+    }
+    std::free(p);
+  }
+
+  void clear() {
+    std::multimap<size_t, void*> out;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      out.swap(blocks_);
+      cached_ = 0;
+    }
+    for (auto& b : out) std::free(b.second);
+  }
+
+  size_t cached() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return cached_;
+  }
+
+ private:
+  HostBlockCache() {
+    limit_ = size_t(1024) << 20;
+    if (const char* env = std::getenv("LAMINA_CPU_CACHE_MB")) {
+      try {
+        limit_ = size_t(std::stoull(env)) << 20;
+      } catch (const std::exception&) {
+        // An unreadable setting keeps the default rather than failing every allocation.
+      }
+    }
+  }
+
+  std::mutex mu_;
+  std::multimap<size_t, void*> blocks_;
+  size_t cached_ = 0;
+  size_t limit_ = 0;
+};
+
+size_t rounded_size(int64_t nbytes) {
+  const size_t align = size_t(nbytes) >= kCachedMin ? kHuge : 64;
+  size_t n = (size_t(nbytes) + align - 1) / align * align;  // aligned_alloc wants a multiple
+  return n == 0 ? 64 : n;
+}
+
+}  // namespace
+
 void* host_alloc(int64_t nbytes) {
   // Large buffers go on 2 MiB boundaries and ask for transparent huge pages: first touch then
-  // faults once per 2 MiB instead of once per 4 KiB, which is most of the cost of writing a
-  // fresh multi-megabyte result (NumPy does the same).
-  constexpr size_t kHuge = size_t(2) << 20;
-  const bool huge = size_t(nbytes) >= 2 * kHuge;
-  const size_t align = huge ? kHuge : 64;
-  size_t n = (size_t(nbytes) + align - 1) / align * align;  // aligned_alloc wants a multiple
-  if (n == 0) n = 64;
-  void* p = std::aligned_alloc(align, n);
+  // faults once per 2 MiB instead of once per 4 KiB (NumPy does the same).
+  const size_t n = rounded_size(nbytes);
+  const bool huge = n >= kCachedMin;
+  if (huge) {
+    if (void* p = HostBlockCache::get().take(n)) return p;
+  }
+  void* p = std::aligned_alloc(huge ? kHuge : 64, n);
+  if (!p && huge) {
+    HostBlockCache::get().clear();
+    p = std::aligned_alloc(kHuge, n);
+  }
   if (!p) throw std::bad_alloc();
   if (huge) madvise(p, n, MADV_HUGEPAGE);
   return p;
 }
+
+void host_free(void* p, int64_t nbytes) {
+  if (!p) return;
+  const size_t n = rounded_size(nbytes);
+  if (n >= kCachedMin) {
+    // Only blocks from host_alloc reach here, so a cached block is always 2 MiB aligned and
+    // exactly n bytes long.
+    HostBlockCache::get().give(p, n);
+    return;
+  }
+  std::free(p);
+}
+
+void host_empty_cache() { HostBlockCache::get().clear(); }
+
+int64_t host_cached_bytes() { return int64_t(HostBlockCache::get().cached()); }
 
 std::shared_ptr<Storage> Storage::allocate(int64_t nbytes, Device dev) {
   if (nbytes < 0) throw std::bad_alloc();
@@ -31,7 +135,7 @@ std::shared_ptr<Storage> Storage::allocate(int64_t nbytes, Device dev) {
     return std::make_shared<Storage>(p, nbytes, dev, [idx = dev.index](void* q) { cuda::device_free(q, idx); });
   }
   void* p = host_alloc(nbytes);
-  return std::make_shared<Storage>(p, nbytes, dev, [](void* q) { std::free(q); });
+  return std::make_shared<Storage>(p, nbytes, dev, [nbytes](void* q) { host_free(q, nbytes); });
 }
 
 }  // namespace lamina

@@ -10,9 +10,13 @@
 
 namespace lamina {
 
-// 64-byte aligned host memory (huge-page backed when large); release with std::free.
-// Throws std::bad_alloc.
+// 64-byte aligned host memory (huge-page backed when large); release with host_free and the
+// same byte count. Throws std::bad_alloc.
 void* host_alloc(int64_t nbytes);
+void host_free(void* p, int64_t nbytes);
+// Large freed blocks are cached for reuse; these report and release that cache.
+int64_t host_cached_bytes();
+void host_empty_cache();
 
 class Storage {
  public:

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "cpu/kernels.h"
+#include "cpu/vec.h"
 
 namespace lamina::cpu::LAMINA_ISA {
 namespace {
@@ -151,31 +152,6 @@ inline void for_taps(const ConvGeom& g, const F& f) {
       }
     }
 }
-
-// The depthwise loops work on a native vector of outputs at a time (GCC vectors: the same
-// source is AVX-512, AVX2 or SSE2 code), loaded and stored unaligned.
-#if defined(__AVX512F__)
-constexpr int kVecBytes = 64;
-#elif defined(__AVX2__)
-constexpr int kVecBytes = 32;
-#else
-constexpr int kVecBytes = 16;
-#endif
-template <class T> constexpr int kLanes = kVecBytes / int(sizeof(T));
-template <class T> struct Lanes { typedef T type __attribute__((vector_size(kVecBytes))); };
-template <class T> using LanesT = typename Lanes<T>::type;
-template <class T>
-inline LanesT<T> load_lanes(const T* p, int64_t s) {
-  LanesT<T> v;
-  if (s == 1) {
-    std::memcpy(&v, p, sizeof(v));
-  } else {
-    for (int l = 0; l < kLanes<T>; ++l) v[l] = p[l * s];
-  }
-  return v;
-}
-template <class T>
-inline void store_lanes(T* p, LanesT<T> v) { std::memcpy(p, &v, sizeof(v)); }
 
 // Up to 4 vectors of outputs of one row, at columns ox[0..nv): acc[v] + every tap. The vectors
 // are independent chains, so the FMA latency overlaps.

@@ -29,7 +29,7 @@ from .ops.shape import (reshape, permute, transpose, swapaxes, swapdims, t, move
 from .ops.matmul import matmul
 from .ops.indexing import index_select, gather, scatter, scatter_add, index_add, masked_fill, nonzero
 from ._paths import get_include, get_library_dir, get_cmake_dir  # noqa: E402
-from . import autograd, cuda, nn, backends  # noqa: E402
+from . import autograd, cpu, cuda, nn, backends  # noqa: E402
 from . import optim  # noqa: E402
 from .serialization import save, load  # noqa: E402
 from . import data, io  # noqa: E402

@@ -1,0 +1,43 @@
+// Native-width SIMD vectors for the per-ISA kernel files, as GCC vector extensions: the same
+// source becomes AVX-512, AVX2 or SSE2 code. Reductions written as plain loops over arrays of
+// accumulators get unrolled into scalars before the vectoriser sees them; these types keep the
+// lanes explicit. Loads and stores are unaligned.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+namespace lamina::cpu::LAMINA_ISA {
+
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+#elif defined(__AVX2__)
+constexpr int kVecBytes = 32;
+#else
+constexpr int kVecBytes = 16;
+#endif
+template <class T> constexpr int kLanes = kVecBytes / int(sizeof(T));
+template <class T> struct Lanes { typedef T type __attribute__((vector_size(kVecBytes))); };
+template <class T> using LanesT = typename Lanes<T>::type;
+
+// Lanes from p, p + s, p + 2s, ... (s == 1: one unaligned load).
+template <class T>
+inline LanesT<T> load_lanes(const T* p, int64_t s = 1) {
+  LanesT<T> v;
+  if (s == 1) {
+    std::memcpy(&v, p, sizeof(v));
+  } else {
+    for (int l = 0; l < kLanes<T>; ++l) v[l] = p[l * s];
+  }
+  return v;
+}
+template <class T>
+inline void store_lanes(T* p, LanesT<T> v) { std::memcpy(p, &v, sizeof(v)); }
+
+template <class T>
+inline T hsum(LanesT<T> v) {
+  T s = 0;
+  for (int l = 0; l < kLanes<T>; ++l) s += v[l];
+  return s;
+}
+
+}  // namespace lamina::cpu::LAMINA_ISA
