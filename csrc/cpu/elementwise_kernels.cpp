@@ -82,7 +82,7 @@ struct Xor { template <class T> T operator()(T a, T b) const { return T(a ^ b); 
 struct ReluGrad { template <class T> T operator()(T x, T g) const { return x > 0 ? g : T(0); } };
 struct GeluGrad {
   template <class T> T operator()(T x, T g) const {
-    T cdf = T(0.5) * std::erfc(x * T(-0.70710678118654752440));  // 1 + erf(v) cancels for v << 0
+    T cdf = T(0.5) * verfc(x * T(-0.70710678118654752440));  // 1 + erf(v) cancels for v << 0
     T pdf = vexp(T(-0.5) * x * x) * T(0.39894228040143267794);
     return g * (cdf + x * pdf);
   }
@@ -128,7 +128,7 @@ struct Tanh { template <class T> T operator()(T a) const { return vtanh(a); } };
 struct Sigmoid { template <class T> T operator()(T a) const { return vsigmoid(a); } };
 struct Relu { template <class T> T operator()(T a) const { return a > T(0) ? a : (a != a ? a : T(0)); } };
 // x * Phi(x) with Phi written through erfc: 1 + erf(v) loses every digit to cancellation for v << 0.
-struct Gelu { template <class T> T operator()(T x) const { return T(0.5) * x * std::erfc(x * T(-0.70710678118654752440)); } };
+struct Gelu { template <class T> T operator()(T x) const { return T(0.5) * x * verfc(x * T(-0.70710678118654752440)); } };
 // 0.5 x (1 + tanh(u)) == x sigmoid(2u), which keeps its relative accuracy for x << 0.
 struct GeluTanh {
   template <class T> T operator()(T x) const {
@@ -144,7 +144,7 @@ struct Softplus {
   }
 };
 struct LeakyRelu { const double* p; template <class T> T operator()(T x) const { return x > 0 ? x : x * T(p[0]); } };
-struct Erf { template <class T> T operator()(T x) const { return std::erf(x); } };
+struct Erf { template <class T> T operator()(T x) const { return verf(x); } };
 struct Floor { template <class T> T operator()(T a) const { if constexpr (is_fp<T>) return std::floor(a); else return a; } };
 struct Ceil { template <class T> T operator()(T a) const { if constexpr (is_fp<T>) return std::ceil(a); else return a; } };
 struct Round { template <class T> T operator()(T a) const { if constexpr (is_fp<T>) return std::nearbyint(a); else return a; } };

@@ -71,7 +71,7 @@ template <class T>
 inline T activate(T v, int act) {
   switch (act) {
     case 1: return v > T(0) ? v : T(0);
-    case 2: return T(0.5) * v * std::erfc(-v * T(0.70710678118654752440));
+    case 2: return T(0.5) * v * verfc(-v * T(0.70710678118654752440));
     case 3: {
       T u = T(0.79788456080286535588) * (v + T(0.044715) * v * v * v);
       return v * vsigmoid(T(2) * u);
