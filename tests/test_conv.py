@@ -83,6 +83,11 @@ CONV2D_CASES = [
     ((1, 1, 1, 1), (1, 1, 1, 1), {}),
     ((1, 2, 3, 3), (2, 2, 3, 3), {}),
     ((1, 40, 21, 19), (24, 40, 3, 3), {"padding": 1}),  # several pixel tiles and K blocks
+    # stride 1 runs the direct kernel: channel slices (160 input channels), tiles across rows
+    # (OW 37) and per row (OW 32), partial weight blocks, a single image split over channels
+    ((1, 160, 6, 37), (13, 160, 3, 3), {"padding": 1}),
+    ((1, 16, 70, 32), (30, 16, 3, 3), {"padding": 1}),
+    ((3, 20, 11, 9), (14, 10, 3, 2), {"padding": (1, 0), "groups": 2, "dilation": (2, 1)}),
 ]
 
 
@@ -98,6 +103,17 @@ def test_conv2d_matches_reference(isa, rng, xs, ws, opts, bias):
     assert out.shape == ref.shape
     if ref.size:
         assert rel_err(out.numpy(), ref) < 1e-5
+
+
+@pytest.mark.parametrize("xs,ws,opts", [((2, 90, 7, 11), (9, 90, 3, 3), {"padding": 1}),
+                                         ((1, 5, 9, 30), (4, 5, 2, 3), {"dilation": (1, 2)})])
+def test_conv2d_float64_direct(isa, rng, xs, ws, opts):
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    out = F.conv2d(lamina.tensor(x), lamina.tensor(w), lamina.tensor(b), **opts)
+    dil = _pair(opts.get("dilation", 1))
+    ref = ref_conv2d(x, w, b, (1, 1), _pad4(opts.get("padding", 0), w, dil), dil, 1)
+    assert out.dtype == lamina.float64
+    assert rel_err(out.numpy(), ref) < 1e-12
 
 
 def test_conv2d_non_contiguous_and_unbatched(rng):

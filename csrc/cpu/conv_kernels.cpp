@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
+#include "cpu/gemm_tile.h"
 #include "cpu/kernels.h"
 #include "cpu/vec.h"
 
@@ -256,6 +258,68 @@ void plane_conv_weight(const ConvGeom& g, const void* xv, const void* dyv, void*
   }
 }
 
+// Direct convolution, stride 1: each tap is one offset into the padded planes, so B row k of
+// the GEMM tile (NR consecutive wide pixels) is read in place and no patch panel is built.
+template <class T>
+void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, int64_t oy1) {
+  using S = Tile<T>;
+  constexpr int MR = S::MR, NR = S::NR, NV = S::NV, L = S::L;
+  const ConvGeom& g = a.geom;
+  const int64_t K = g.C * g.KH * g.KW, Wp = g.W, P = g.OH * g.OW;
+  std::vector<int64_t> off(size_t(std::max<int64_t>(K, 1)));
+  for (int64_t c = 0, k = 0; c < g.C; ++c)
+    for (int64_t ky = 0; ky < g.KH; ++ky)
+      for (int64_t kx = 0; kx < g.KW; ++kx) off[size_t(k++)] = c * a.plane + ky * g.dh * Wp + kx * g.dw;
+  const T* x = static_cast<const T*>(a.x);
+  const T* w = static_cast<const T*>(a.w);
+  const T* bias = static_cast<const T*>(a.bias);
+  T* y = static_cast<T*>(a.y);
+  const int64_t* o = off.data();
+  alignas(64) T buf[MR * NR];
+  // The tile of wide pixels [q, q + NR) for weight rows [m, m + mr) over taps [k0, k0 + kn):
+  // computed, then its valid pixels (column < OW, row < oy1) written (plus the bias) or added,
+  // row segment by row segment.
+  auto tile = [&](int64_t m, int64_t mr, int64_t q, int64_t k0, int64_t kn, bool add) {
+    typename S::V acc[MR][NV];
+    const T* xq = x + q;
+    const int64_t* ok = o + k0;
+    tile_product<T, false>(kn, w + m * K + k0 * MR, [xq, ok](int64_t k) { return xq + ok[k]; }, acc);
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NV; ++j) std::memcpy(buf + i * NR + j * L, &acc[i][j], sizeof(acc[i][j]));
+    for (int64_t s = q, e = q + NR; s < e;) {
+      const int64_t oy = s / Wp, ox = s % Wp, seg = std::min(e, (oy + 1) * Wp);
+      if (oy >= oy1) break;
+      const int64_t n = std::min(seg, oy * Wp + g.OW) - s;
+      for (int64_t i = 0; i < mr && n > 0; ++i) {
+        const T* src = buf + i * NR + (s - q);
+        T* dst = y + (m + i) * P + oy * g.OW + ox;
+        if (add) {
+          for (int64_t t = 0; t < n; ++t) dst[t] += src[t];
+        } else {
+          const T b = bias ? bias[m + i] : T(0);
+          for (int64_t t = 0; t < n; ++t) dst[t] = src[t] + b;
+        }
+      }
+      s = seg;
+    }
+  };
+  // Taps in slices of whole channels, so that a slice of the weight panel and the input rows
+  // it reads stay in L1 while the tiles sweep the band.
+  const int64_t taps = g.KH * g.KW, slices = (g.C + a.channels_per_slice - 1) / std::max<int64_t>(1, a.channels_per_slice);
+  for (int64_t m = m0; m < m1; m += MR) {
+    const int64_t mr = std::min<int64_t>(MR, m1 - m);
+    for (int64_t sl = 0; sl < slices; ++sl) {
+      const int64_t c0 = g.C * sl / slices, c1 = g.C * (sl + 1) / slices, k0 = c0 * taps, kn = (c1 - c0) * taps;
+      if (a.wide) {
+        for (int64_t q = oy0 * Wp, qe = (oy1 - 1) * Wp + g.OW; q < qe; q += NR) tile(m, mr, q, k0, kn, sl > 0);
+      } else {
+        for (int64_t oy = oy0; oy < oy1; ++oy)
+          for (int64_t ox = 0; ox < g.OW; ox += NR) tile(m, mr, oy * Wp + ox, k0, kn, sl > 0);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lamina::cpu::LAMINA_ISA
 
@@ -269,6 +333,8 @@ void LAMINA_ISA_FN(register_conv, LAMINA_ISA)(Kernels& k) {
   k.col2im[int(DType::Float64)] = col2im<double>;
   k.im2col_panels[int(DType::Float32)] = im2col_panels<float>;
   k.im2col_panels[int(DType::Float64)] = im2col_panels<double>;
+  k.conv_direct[int(DType::Float32)] = conv_direct<float>;
+  k.conv_direct[int(DType::Float64)] = conv_direct<double>;
   k.plane_conv[int(DType::Float32)] = plane_conv<float>;
   k.plane_conv[int(DType::Float64)] = plane_conv<double>;
   k.plane_conv_data[int(DType::Float32)] = plane_conv_data<float>;

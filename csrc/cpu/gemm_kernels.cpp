@@ -24,40 +24,15 @@
 
 #include "core/parallel.h"
 #include "core/scratch.h"
+#include "cpu/gemm_tile.h"
 #include "cpu/kernels.h"
 
 namespace lamina::cpu::LAMINA_ISA {
 #include "cpu/fast_math.h"
 namespace {
 
-#if defined(__AVX512F__)
-constexpr int kVecBytes = 64;
-constexpr int kRows = 14;  // 14 x 2 zmm accumulators + 2 B vectors + 1 broadcast = 31 of 32 registers
-#elif defined(__AVX2__)
-constexpr int kVecBytes = 32;
-constexpr int kRows = 6;   // 6 x 2 ymm accumulators + 2 + 1 = 15 of 16 registers
-#else
-constexpr int kVecBytes = 16;
-constexpr int kRows = 4;   // SSE2: 4 x 2 xmm accumulators
-#endif
-
-typedef float vfloat __attribute__((vector_size(kVecBytes)));
-typedef double vdouble __attribute__((vector_size(kVecBytes)));
-// Unaligned views for loading and storing rows of C straight from registers.
-typedef float vfloat_u __attribute__((vector_size(kVecBytes), aligned(4)));
-typedef double vdouble_u __attribute__((vector_size(kVecBytes), aligned(8)));
-template <class T> struct Vec;
-template <> struct Vec<float> { using type = vfloat; using unaligned = vfloat_u; };
-template <> struct Vec<double> { using type = vdouble; using unaligned = vdouble_u; };
-
-template <class T>
-struct Tile {
-  using V = typename Vec<T>::type;
-  static constexpr int L = kVecBytes / int(sizeof(T));  // lanes per vector
-  static constexpr int MR = kRows;
-  static constexpr int NV = 2;                          // vectors per row of the tile
-  static constexpr int NR = NV * L;
-};
+// Unaligned views for storing rows of C straight from registers.
+template <class T> struct Unaligned { typedef T type __attribute__((vector_size(kVecBytes), aligned(sizeof(T)))); };
 
 // Packing buffers, kept per thread and grown on demand: a fresh allocation per call would
 // come from mmap and pay a page fault per 4 KiB on every product.
@@ -99,26 +74,11 @@ void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T*
                   int64_t mr, int64_t nr) {
   using S = Tile<T>;
   using V = typename S::V;
-  using VU = typename Vec<T>::unaligned;
+  using VU = typename Unaligned<T>::type;
   constexpr int MR = S::MR, NV = S::NV, NR = S::NR, L = S::L;
   for (int i = 0; i < MR && i < mr; ++i) __builtin_prefetch(C + i * ldc, 1);
   V acc[MR][NV];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) acc[i][j] = V{};
-#pragma GCC unroll 4
-  for (int64_t k = 0; k < kc; ++k) {
-    const V* b = reinterpret_cast<const V*>(Bp + k * NR);
-    V b0 = b[0], b1 = b[1];
-    const T* a = Ap + k * MR;
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      T ai = a[i];
-      acc[i][0] += b0 * ai;
-      acc[i][1] += b1 * ai;
-    }
-  }
+  tile_product<T, true>(kc, Ap, [Bp](int64_t k) { return Bp + k * NR; }, acc);
   if (mr == MR && nr == NR) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
@@ -329,8 +289,8 @@ void gemm_pack_a(int64_t M, int64_t K, const char* A, int64_t rsa, int64_t csa, 
 // Single-thread FMA throughput: independent accumulator chains, enough to cover the FMA
 // latency on every port.
 double fma_peak_gflops(double seconds) {
-  using V = vfloat;
-  constexpr int L = kVecBytes / 4, NACC = kVecBytes == 64 ? 24 : 12;
+  using V = LanesT<float>;
+  constexpr int L = kLanes<float>, NACC = kVecBytes == 64 ? 24 : 12;
   V acc[NACC];
   for (int i = 0; i < NACC; ++i) acc[i] = V{} + float(i) * 1e-3f;
   const V m = V{} + 0.999999f, a = V{} + 1e-7f;

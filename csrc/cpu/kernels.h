@@ -222,6 +222,25 @@ using Col2imFn = void (*)(const ConvGeom&, const void* col, int64_t p0, int64_t 
 // (K = C * KH * KW rows, k-major), columns past np zero; nr <= 64. For an input with no padding
 // (pt = pl = 0, every tap inside: the caller pads the planes), so each panel is plain row copies.
 using Im2colPanelsFn = void (*)(const ConvGeom&, const void* x, int64_t p0, int64_t np, int64_t nr, void* panels);
+// Direct convolution at stride 1 (no patch copies): over planes already padded (geom has no
+// padding left; H x W = the padded plane), output rows [oy0, oy1) for the packed weight rows
+// [m0, m1) (GemmArgs::Apacked layout, K = C * KH * KW, m0 a multiple of MR). Tiles of NR
+// consecutive pixels of the "wide" output (OH x W, columns from OW on are discarded) are read
+// with one offset per tap; `wide` runs tiles across rows, otherwise each output row is tiled on
+// its own (less waste when OW is a multiple of NR). x needs NR elements of slack after the last
+// plane. y (+ bias per row when given) is written, not accumulated: rows are OH * OW apart.
+// The taps are summed a slice of channels at a time (the first slice writes, the rest add).
+struct DirectConvArgs {
+  ConvGeom geom;
+  const void* x = nullptr;
+  int64_t plane = 0;
+  const void* w = nullptr;
+  const void* bias = nullptr;
+  void* y = nullptr;
+  bool wide = true;
+  int64_t channels_per_slice = 1;  // taps are summed in slices of this many input channels
+};
+using DirectConvFn = void (*)(const DirectConvArgs&, int64_t m0, int64_t m1, int64_t oy0, int64_t oy1);
 // One input plane with one KH x KW filter (depthwise convolution): y (OH x OW) += x (*) w;
 // backward: dx (H x W) += dy (*)^T w and dw (KH x KW) += x (*) dy. The forward and the weight
 // gradient read a plane with no padding (pt = pl = 0, every tap inside: the caller pads it).
@@ -275,6 +294,7 @@ struct Kernels {
   Im2colFn im2col[kNumDTypes] = {};
   Col2imFn col2im[kNumDTypes] = {};
   Im2colPanelsFn im2col_panels[kNumDTypes] = {};
+  DirectConvFn conv_direct[kNumDTypes] = {};
   PlaneConvFn plane_conv[kNumDTypes] = {};
   PlaneConvDataFn plane_conv_data[kNumDTypes] = {};
   PlaneConvWeightFn plane_conv_weight[kNumDTypes] = {};

@@ -5,7 +5,9 @@
 // per-thread panel (im2col) and runs the GEMM on one thread, so memory stays at one panel per
 // thread. 1x1 convolutions at stride 1 without padding skip the copy (the image is the patch
 // matrix), and convolutions with one input channel per group and few filters (depthwise) run
-// direct loops over planes.
+// direct loops over planes. Other stride-1 convolutions copy nothing at all: the direct kernel
+// runs the GEMM's register tile with B rows read straight from the padded input planes, one
+// offset per tap (cpu/conv_kernels.cpp, conv_direct).
 //
 // Gradients: dx per (image, group) is W^T times dy, tile by tile, added back into the image
 // (col2im) — an image's tiles overlap there, so one thread owns each image; dW is dy times the
@@ -179,7 +181,9 @@ void for_items(int64_t items, const F& f) {
 }
 
 // The input planes as the patch copies read them: inside zero borders (pt rows and pl columns
-// before, as many after as the last taps reach), so no tap needs a bounds check.
+// before, as many after as the last taps reach), so no tap needs a bounds check. With `slack`,
+// always a copy, followed by that many zeros (the direct convolution's last tiles read past
+// the last plane into lanes it discards).
 template <class T>
 struct Padded {
   const T* data;
@@ -188,15 +192,16 @@ struct Padded {
 };
 
 template <class T>
-Padded<T> pad_planes(const Plan& p, const T* x) {
+Padded<T> pad_planes(const Plan& p, const T* x, int64_t slack = 0) {
   const cpu::ConvGeom& g = p.geom;
   Padded<T> r{x, g, p.H * p.W};
   r.geom.H = std::max(g.H + g.pt, (g.OH - 1) * g.sh + (g.KH - 1) * g.dh + 1);
   r.geom.W = std::max(g.W + g.pl, (g.OW - 1) * g.sw + (g.KW - 1) * g.dw + 1);
   r.geom.pt = r.geom.pl = 0;
-  if (r.geom.H == g.H && r.geom.W == g.W && g.pt == 0 && g.pl == 0) return r;
+  if (r.geom.H == g.H && r.geom.W == g.W && g.pt == 0 && g.pl == 0 && slack == 0) return r;
   const int64_t Hp = r.geom.H, Wp = r.geom.W;
-  T* d = scratch<T>(ScratchSlot::ConvPadded, p.N * p.C * Hp * Wp);
+  T* d = scratch<T>(ScratchSlot::ConvPadded, p.N * p.C * Hp * Wp + slack);
+  std::memset(d + p.N * p.C * Hp * Wp, 0, size_t(slack) * sizeof(T));
   parallel_for(0, p.N * p.C, 1, [&](int64_t lo, int64_t hi) {
     std::memset(d + lo * Hp * Wp, 0, size_t((hi - lo) * Hp * Wp) * sizeof(T));
     for (int64_t i = lo; i < hi; ++i)
@@ -206,6 +211,47 @@ Padded<T> pad_planes(const Plan& p, const T* x) {
   r.data = d;
   r.plane = Hp * Wp;
   return r;
+}
+
+// Stride-1 convolutions other than 1x1 run the direct kernel over the padded planes. Work
+// items are (image, group, band of output rows, range of output channels): a band's input rows
+// for all channels stay in half of L2 while every channel block sweeps them; bands shrink and
+// channel ranges split until there are two items per thread.
+template <class T>
+void forward_direct(const Plan& p, const T* x, const T* wp, int64_t wstride, const T* bias, T* y) {
+  const int64_t mr = tile<T>(0), nr = tile<T>(1);
+  const Padded<T> xp = pad_planes(p, x, nr);
+  const cpu::ConvGeom& g = xp.geom;
+  cpu::DirectConvArgs a;
+  a.geom = g;
+  a.plane = xp.plane;
+  const int64_t row_tiles = (p.OW + nr - 1) / nr * p.OH, wide_tiles = ((p.OH - 1) * g.W + p.OW + nr - 1) / nr;
+  a.wide = wide_tiles < row_tiles;
+  // A slice's weight panel (MR rows) in half of L1.
+  const int64_t taps = p.KH * p.KW;
+  a.channels_per_slice = std::max<int64_t>(1, int64_t(cpu_info().l1d) / 2 / (mr * taps * int64_t(sizeof(T))));
+  const int64_t halo = (p.KH - 1) * g.dh, row_bytes = std::max<int64_t>(1, p.Cg * g.W * int64_t(sizeof(T)));
+  int64_t band = std::clamp<int64_t>(int64_t(cpu_info().l2) / 2 / row_bytes - halo, 1, p.OH);
+  const int64_t mblocks = (p.Og + mr - 1) / mr, want = 2 * int64_t(get_num_threads());
+  int64_t msplit = 1;
+  auto items = [&] { return p.N * p.G * ((p.OH + band - 1) / band) * msplit; };
+  while (items() < want && msplit < mblocks) ++msplit;
+  while (items() < want && band > 1) band = (band + 1) / 2;
+  const int64_t bands = (p.OH + band - 1) / band;
+  auto fn = cpu::kernels().conv_direct[int(dtype_of<T>())];
+  parallel_for(0, items(), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t it = lo; it < hi; ++it) {
+      const int64_t mi = it % msplit, b = it / msplit % bands, gi = it / (msplit * bands) % p.G,
+                    n = it / (msplit * bands * p.G);
+      cpu::DirectConvArgs ai = a;
+      ai.x = xp.data + (n * p.C + gi * p.Cg) * xp.plane;
+      ai.w = wp + gi * wstride;
+      ai.bias = bias ? bias + gi * p.Og : nullptr;
+      ai.y = y + (n * p.O + gi * p.Og) * p.P;
+      fn(ai, mblocks * mi / msplit * mr, std::min(p.Og, mblocks * (mi + 1) / msplit * mr), b * band,
+         std::min(p.OH, (b + 1) * band));
+    }
+  });
 }
 
 template <class T>
@@ -229,6 +275,7 @@ void forward(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
   }
   int64_t wstride;
   const std::vector<T> wp = pack_groups(w, p.G, p.Og, p.K, p.K, 1, p.Og * p.K, wstride);
+  if (!p.pointwise && p.geom.sh == 1 && p.geom.sw == 1) return forward_direct(p, x, wp.data(), wstride, bias, y);
   const int64_t T_ = tile_pixels<T>(p, get_num_threads()), tiles = (p.P + T_ - 1) / T_;
   auto im2col = k.im2col_panels[int(dtype_of<T>())];
   const int64_t nr = tile<T>(1);

@@ -1,0 +1,63 @@
+// The GEMM's register tile, shared by the GEMM (B read from packed micro-panels) and the direct
+// convolution (B rows read straight from the input planes through a table of tap offsets):
+// MR rows of A times NR = 2 vectors of B, the MR x NR block of C held in registers for the whole
+// K loop. MR fills the register file of the ISA this file is compiled for.
+#pragma once
+#include <cstdint>
+
+#include "cpu/vec.h"
+
+namespace lamina::cpu::LAMINA_ISA {
+
+#if defined(__AVX512F__)
+constexpr int kTileRows = 14;  // 14 x 2 zmm accumulators + 2 B vectors + 1 broadcast = 31 of 32 registers
+#elif defined(__AVX2__)
+constexpr int kTileRows = 6;   // 6 x 2 ymm accumulators + 2 + 1 = 15 of 16 registers
+#else
+constexpr int kTileRows = 4;   // SSE2: 4 x 2 xmm accumulators
+#endif
+
+template <class T>
+struct Tile {
+  using V = LanesT<T>;
+  static constexpr int L = kLanes<T>;  // lanes per vector
+  static constexpr int MR = kTileRows;
+  static constexpr int NV = 2;         // vectors per row of the tile
+  static constexpr int NR = NV * L;
+};
+
+// acc[i][j] = sum over k < kc of Ap[k * MR + i] * B[k][j * L ..], with Ap an A micro-panel
+// (k-major, MR values per k) and brow(k) the address of B row k (NR contiguous values, 64-byte
+// aligned when kAligned).
+template <class T, bool kAligned, class BRow>
+inline void tile_product(int64_t kc, const T* __restrict Ap, const BRow& brow,
+                         typename Tile<T>::V (&acc)[Tile<T>::MR][Tile<T>::NV]) {
+  using S = Tile<T>;
+  using V = typename S::V;
+  constexpr int MR = S::MR, NV = S::NV, L = S::L;
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = V{};
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; ++k) {
+    const T* b = brow(k);
+    V b0, b1;
+    if constexpr (kAligned) {
+      b0 = reinterpret_cast<const V*>(b)[0];
+      b1 = reinterpret_cast<const V*>(b)[1];
+    } else {
+      b0 = load_lanes(b);
+      b1 = load_lanes(b + L);
+    }
+    const T* a = Ap + k * MR;
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      T ai = a[i];
+      acc[i][0] += b0 * ai;
+      acc[i][1] += b1 * ai;
+    }
+  }
+}
+
+}  // namespace lamina::cpu::LAMINA_ISA
