@@ -113,8 +113,10 @@ def run_ref(name, kw, inits, grads):
 # ---------------------------------------------------------------- kernels against NumPy
 @pytest.mark.parametrize("name,kw", ALL, ids=IDS)
 def test_against_numpy_reference(name, kw, isa, rng):
-    # float32 rounds at every step of the run against a float64 reference: a few ulp per step.
-    for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-5)):
+    # float32 rounds at every step of the run against a float64 reference: a few ulp per step,
+    # amplified where centered RMSprop divides by sqrt(E[g^2] - E[g]^2) of a one-element
+    # parameter, which can be small (up to 1.6e-5 seen over 300 random problems).
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-4)):
         inits, grads = make_problem(rng, SHAPES, dtype)
         params, _ = run_lamina(name, kw, inits, grads)
         for p, r in zip(params, run_ref(name, kw, inits, grads)):
