@@ -155,19 +155,32 @@ inline void for_taps(const ConvGeom& g, const F& f) {
     }
 }
 
-// Up to 4 vectors of outputs of one row, at columns ox[0..nv): acc[v] + every tap. The vectors
-// are independent chains, so the FMA latency overlaps.
-template <class T>
-inline void taps_vectors(const ConvGeom& g, const T* xr, const T* w, const int64_t* ox, int nv, LanesT<T>* acc) {
+// NV vectors of outputs of one row, at columns ox[0..NV): acc[v] + every tap. The vectors are
+// independent chains, so the FMA latency overlaps; NV and unit stride are compile-time, so
+// the loop carries no lane or stride tests.
+template <class T, int NV, bool kUnit>
+inline void taps_vectors(const ConvGeom& g, const T* xr, const T* w, const int64_t* ox, LanesT<T>* acc) {
+  LanesT<T> a[NV];
+  for (int v = 0; v < NV; ++v) a[v] = acc[v];
   for (int64_t ky = 0; ky < g.KH; ++ky) {
     const T* rk = xr + ky * g.dh * g.W;
     for (int64_t kx = 0; kx < g.KW; ++kx) {
       const T wt = w[ky * g.KW + kx];
       const T* r = rk + kx * g.dw;
 #pragma GCC unroll 4
-      for (int v = 0; v < 4; ++v)
-        if (v < nv) acc[v] += wt * load_lanes(r + ox[v] * g.sw, g.sw);
+      for (int v = 0; v < NV; ++v) a[v] += wt * (kUnit ? load_lanes(r + ox[v]) : load_lanes(r + ox[v] * g.sw, g.sw));
     }
+  }
+  for (int v = 0; v < NV; ++v) acc[v] = a[v];
+}
+
+template <class T, bool kUnit>
+inline void taps_vectors(const ConvGeom& g, const T* xr, const T* w, const int64_t* ox, int nv, LanesT<T>* acc) {
+  switch (nv) {
+    case 4: taps_vectors<T, 4, kUnit>(g, xr, w, ox, acc); break;
+    case 3: taps_vectors<T, 3, kUnit>(g, xr, w, ox, acc); break;
+    case 2: taps_vectors<T, 2, kUnit>(g, xr, w, ox, acc); break;
+    default: taps_vectors<T, 1, kUnit>(g, xr, w, ox, acc); break;
   }
 }
 
@@ -175,9 +188,10 @@ inline void taps_vectors(const ConvGeom& g, const T* xr, const T* w, const int64
 // rows of dependent FMAs in flight, and are stored once. A row's ragged end is one more vector
 // overlapping the last full one, done first, storing only the lanes no full vector covers.
 template <class T>
-void plane_conv(const ConvGeom& g, const void* xv, const void* wv, void* yv) {
+void plane_conv(const ConvGeom& g, const void* xv, const void* wv, const void* bv, void* yv) {
   const T* x = static_cast<const T*>(xv);
   const T* w = static_cast<const T*>(wv);
+  const T b = bv ? *static_cast<const T*>(bv) : T(0);
   T* y = static_cast<T*>(yv);
   constexpr int L = kLanes<T>;
   const int64_t rem = g.OW % L, shift = rem ? 1 : 0;
@@ -191,9 +205,12 @@ void plane_conv(const ConvGeom& g, const void* xv, const void* wv, void* yv) {
       LanesT<T> acc[4];
       for (int v = 0; v < nv; ++v) {
         cols[v] = rem && c0 + v == 0 ? g.OW - L : (c0 + v - shift) * L;
-        acc[v] = load_lanes(yr + cols[v], 1);
+        acc[v] = LanesT<T>{} + b;
       }
-      taps_vectors(g, xr, w, cols, nv, acc);
+      if (g.sw == 1)
+        taps_vectors<T, true>(g, xr, w, cols, nv, acc);
+      else
+        taps_vectors<T, false>(g, xr, w, cols, nv, acc);
       for (int v = 0; v < nv; ++v) {
         if (rem && c0 + v == 0)
           for (int l = L - int(rem); l < L; ++l) yr[g.OW - L + l] = acc[0][l];
@@ -201,10 +218,12 @@ void plane_conv(const ConvGeom& g, const void* xv, const void* wv, void* yv) {
           store_lanes(yr + cols[v], acc[v]);
       }
     }
-    for (int64_t ox = 0; ox < g.OW && nvec == 0; ++ox)
+    for (int64_t ox = 0; ox < g.OW && nvec == 0; ++ox) {
+      T acc = b;
       for (int64_t ky = 0; ky < g.KH; ++ky)
-        for (int64_t kx = 0; kx < g.KW; ++kx)
-          yr[ox] += w[ky * g.KW + kx] * xr[ky * g.dh * g.W + kx * g.dw + ox * g.sw];
+        for (int64_t kx = 0; kx < g.KW; ++kx) acc += w[ky * g.KW + kx] * xr[ky * g.dh * g.W + kx * g.dw + ox * g.sw];
+      yr[ox] = acc;
+    }
   }
 }
 

@@ -241,10 +241,11 @@ struct DirectConvArgs {
   int64_t channels_per_slice = 1;  // taps are summed in slices of this many input channels
 };
 using DirectConvFn = void (*)(const DirectConvArgs&, int64_t m0, int64_t m1, int64_t oy0, int64_t oy1);
-// One input plane with one KH x KW filter (depthwise convolution): y (OH x OW) += x (*) w;
+// One input plane with one KH x KW filter (depthwise convolution): y (OH x OW) = x (*) w + *b
+// (b may be null);
 // backward: dx (H x W) += dy (*)^T w and dw (KH x KW) += x (*) dy. The forward and the weight
 // gradient read a plane with no padding (pt = pl = 0, every tap inside: the caller pads it).
-using PlaneConvFn = void (*)(const ConvGeom&, const void* x, const void* w, void* y);
+using PlaneConvFn = void (*)(const ConvGeom&, const void* x, const void* w, const void* b, void* y);
 using PlaneConvDataFn = void (*)(const ConvGeom&, const void* dy, const void* w, void* dx);
 using PlaneConvWeightFn = void (*)(const ConvGeom&, const void* x, const void* dy, void* dw);
 

@@ -180,37 +180,76 @@ void for_items(int64_t items, const F& f) {
   else for (int64_t i = 0; i < items; ++i) f(i, nt);
 }
 
-// The input planes as the patch copies read them: inside zero borders (pt rows and pl columns
-// before, as many after as the last taps reach), so no tap needs a bounds check. With `slack`,
-// always a copy, followed by that many zeros (the direct convolution's last tiles read past
-// the last plane into lanes it discards).
+// The input planes as the kernels read them: inside zero borders (pt rows and pl columns
+// before, as many after as the last taps reach), so no tap needs a bounds check. `geom` is the
+// geometry over the padded planes (no padding left); `copy` is false when there is no border.
+struct PaddedGeom {
+  cpu::ConvGeom geom;
+  bool copy;
+};
+
+PaddedGeom padded_geom(const Plan& p) {
+  const cpu::ConvGeom& g = p.geom;
+  PaddedGeom r{g, false};
+  r.geom.H = std::max(g.H + g.pt, (g.OH - 1) * g.sh + (g.KH - 1) * g.dh + 1);
+  r.geom.W = std::max(g.W + g.pl, (g.OW - 1) * g.sw + (g.KW - 1) * g.dw + 1);
+  r.geom.pt = r.geom.pl = 0;
+  r.copy = r.geom.H != g.H || r.geom.W != g.W || g.pt != 0 || g.pl != 0;
+  return r;
+}
+
+// One plane (H x W) into its padded copy (r.H x r.W), writing every element once.
+template <class T>
+void pad_plane(const cpu::ConvGeom& g, const cpu::ConvGeom& r, const T* src, T* dst) {
+  std::memset(dst, 0, size_t(g.pt * r.W) * sizeof(T));
+  for (int64_t y = 0; y < g.H; ++y) {
+    T* row = dst + (y + g.pt) * r.W;
+    std::memset(row, 0, size_t(g.pl) * sizeof(T));
+    std::memcpy(row + g.pl, src + y * g.W, size_t(g.W) * sizeof(T));
+    std::memset(row + g.pl + g.W, 0, size_t(r.W - g.pl - g.W) * sizeof(T));
+  }
+  std::memset(dst + (g.pt + g.H) * r.W, 0, size_t((r.H - g.pt - g.H) * r.W) * sizeof(T));
+}
+
+// Every plane of x padded (a per-thread buffer of the calling thread), or x itself when there
+// is no border. With `slack`, always a copy, followed by that many zeros (the direct
+// convolution's last tiles read past the last plane into lanes it discards).
 template <class T>
 struct Padded {
   const T* data;
-  cpu::ConvGeom geom;  // the geometry over the padded planes: no padding left
+  cpu::ConvGeom geom;
   int64_t plane;
 };
 
 template <class T>
 Padded<T> pad_planes(const Plan& p, const T* x, int64_t slack = 0) {
-  const cpu::ConvGeom& g = p.geom;
-  Padded<T> r{x, g, p.H * p.W};
-  r.geom.H = std::max(g.H + g.pt, (g.OH - 1) * g.sh + (g.KH - 1) * g.dh + 1);
-  r.geom.W = std::max(g.W + g.pl, (g.OW - 1) * g.sw + (g.KW - 1) * g.dw + 1);
-  r.geom.pt = r.geom.pl = 0;
-  if (r.geom.H == g.H && r.geom.W == g.W && g.pt == 0 && g.pl == 0 && slack == 0) return r;
-  const int64_t Hp = r.geom.H, Wp = r.geom.W;
-  T* d = scratch<T>(ScratchSlot::ConvPadded, p.N * p.C * Hp * Wp + slack);
-  std::memset(d + p.N * p.C * Hp * Wp, 0, size_t(slack) * sizeof(T));
+  const PaddedGeom r = padded_geom(p);
+  if (!r.copy && slack == 0) return {x, r.geom, p.H * p.W};
+  const int64_t plane = r.geom.H * r.geom.W, HW = p.H * p.W;
+  T* d = scratch<T>(ScratchSlot::ConvPadded, p.N * p.C * plane + slack);
+  std::memset(d + p.N * p.C * plane, 0, size_t(slack) * sizeof(T));
   parallel_for(0, p.N * p.C, 1, [&](int64_t lo, int64_t hi) {
-    std::memset(d + lo * Hp * Wp, 0, size_t((hi - lo) * Hp * Wp) * sizeof(T));
-    for (int64_t i = lo; i < hi; ++i)
-      for (int64_t y = 0; y < g.H; ++y)
-        std::memcpy(d + (i * Hp + y + g.pt) * Wp + g.pl, x + (i * g.H + y) * g.W, size_t(g.W) * sizeof(T));
+    for (int64_t i = lo; i < hi; ++i) pad_plane(p.geom, r.geom, x + i * HW, d + i * plane);
   });
-  r.data = d;
-  r.plane = Hp * Wp;
-  return r;
+  return {d, r.geom, plane};
+}
+
+// Depthwise paths: for each (image, channel) plane, `f(padded plane, n, c)` on the thread that
+// padded it into its own small buffer, which stays in L1 for the channel's filters.
+template <class T, class F>
+void for_padded_planes(const Plan& p, const T* x, const PaddedGeom& r, const F& f) {
+  const int64_t HW = p.H * p.W;
+  parallel_for(0, p.N * p.C, 1, [&](int64_t lo, int64_t hi) {
+    T* buf = r.copy ? scratch<T>(ScratchSlot::ConvPatches, r.geom.H * r.geom.W) : nullptr;
+    for (int64_t i = lo; i < hi; ++i) {
+      const T* plane = x + i * HW;
+      if (r.copy) {
+        pad_plane(p.geom, r.geom, plane, buf);
+        plane = buf;
+      }
+      f(plane, i / p.C, i % p.C);
+    }
+  });
 }
 
 // Stride-1 convolutions other than 1x1 run the direct kernel over the padded planes. Work
@@ -263,13 +302,10 @@ void forward(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
   };
   if (p.depthwise) {
     auto plane = k.plane_conv[int(dtype_of<T>())];
-    const Padded<T> xp = pad_planes(p, x);
-    parallel_for(0, p.N * p.O, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) {
-        const int64_t n = i / p.O, o = i % p.O, g = o / p.Og;
-        fill_bias(y + i * p.P, o, 1, p.P);
-        plane(xp.geom, xp.data + (n * p.C + g) * xp.plane, w + o * p.K, y + i * p.P);
-      }
+    const PaddedGeom r = padded_geom(p);
+    for_padded_planes(p, x, r, [&](const T* xc, int64_t n, int64_t c) {
+      for (int64_t o = c * p.Og; o < (c + 1) * p.Og; ++o)
+        plane(r.geom, xc, w + o * p.K, bias ? bias + o : nullptr, y + (n * p.O + o) * p.P);
     });
     return;
   }
@@ -377,13 +413,10 @@ void backward_weight(const Plan& p, const T* x, const T* dy, T* dw) {
   auto mine = [&] { return acc.data() + int64_t(omp_in_parallel() ? omp_get_thread_num() : 0) * wsize; };
   if (p.depthwise) {
     auto plane = k.plane_conv_weight[int(dtype_of<T>())];
-    const Padded<T> xp = pad_planes(p, x);
-    parallel_for(0, p.N * p.O, 1, [&](int64_t lo, int64_t hi) {
+    const PaddedGeom r = padded_geom(p);
+    for_padded_planes(p, x, r, [&](const T* xc, int64_t n, int64_t c) {
       T* a = mine();
-      for (int64_t i = lo; i < hi; ++i) {
-        const int64_t n = i / p.O, o = i % p.O;
-        plane(xp.geom, xp.data + (n * p.C + o / p.Og) * xp.plane, dy + i * p.P, a + o * p.K);
-      }
+      for (int64_t o = c * p.Og; o < (c + 1) * p.Og; ++o) plane(r.geom, xc, dy + (n * p.O + o) * p.P, a + o * p.K);
     });
   } else {
     const int64_t T_ = tile_pixels<T>(p, nt), tiles = (p.P + T_ - 1) / T_;
