@@ -158,11 +158,12 @@ std::vector<T> pack_groups(const T* A, int64_t G, int64_t M, int64_t K, int64_t 
 }
 
 // Output pixels per work item: a patch panel of about 128K elements (it stays in L2 between
-// the copy and the GEMM), in whole micro-panels, shrunk when that leaves threads idle.
+// the copy and the GEMM), or up to 512K to reach `min_pixels`, in whole micro-panels, shrunk
+// when that leaves threads idle.
 template <class T>
-int64_t tile_pixels(const Plan& p, int nt) {
-  const int64_t nr = tile<T>(1);
-  int64_t t = std::max<int64_t>(4 * nr, (int64_t(1) << 17) / std::max<int64_t>(p.K, 1) / nr * nr);
+int64_t tile_pixels(const Plan& p, int nt, int64_t min_pixels = 0) {
+  const int64_t nr = tile<T>(1), K = std::max<int64_t>(p.K, 1);
+  int64_t t = std::max<int64_t>(4 * nr, std::max((int64_t(1) << 17) / K, std::min(min_pixels, (int64_t(1) << 19) / K)) / nr * nr);
   const int64_t per_item = p.N * p.G, want = 2 * int64_t(nt);
   if (per_item * ((p.P + t - 1) / t) < want) {
     const int64_t split = (want + per_item - 1) / per_item;
@@ -419,7 +420,9 @@ void backward_weight(const Plan& p, const T* x, const T* dy, T* dw) {
       for (int64_t o = c * p.Og; o < (c + 1) * p.Og; ++o) plane(r.geom, xc, dy + (n * p.O + o) * p.P, a + o * p.K);
     });
   } else {
-    const int64_t T_ = tile_pixels<T>(p, nt), tiles = (p.P + T_ - 1) / T_;
+    // The pixels are the GEMM's reduction here: deeper tiles read and write the thread's dW
+    // accumulator (often larger than L2) fewer times.
+    const int64_t T_ = tile_pixels<T>(p, nt, 192), tiles = (p.P + T_ - 1) / T_;
     auto im2col = k.im2col[int(dtype_of<T>())];
     for_items(p.N * p.G * tiles, [&](int64_t it, int threads) {
       const int64_t n = it / (p.G * tiles), g = it / tiles % p.G, p0 = it % tiles * T_, np = std::min(T_, p.P - p0);
