@@ -11,7 +11,8 @@
 //     transposed; only the query block's Q^T and dO^T are packed, once per block, into strips.
 //
 // Forward (one query block): for each key block and each strip of NR queries, St = K_j Q_s^T
-// (k = E) lands in an L1-sized strip buffer, the online softmax turns it into P^T in place, and
+// (k = E, Q pre-scaled by scale * log2(e), so the softmax runs on base-2 exponentials) lands in
+// an L1-sized strip buffer, the online softmax turns it into P^T in place, and
 // O_s^T = alpha * O_s^T + V_j^T P^T (k = keys) updates the strip's output, with the rescale by
 // alpha folded into the store. At the end each query keeps its output row and its LSE.
 //
@@ -77,11 +78,13 @@ int64_t forward_keys(int64_t E, int64_t Ev) {
   return std::clamp<int64_t>(keys / MR, 4, 16) * MR;
 }
 
-enum class Store { Set, Add, Rescale };
+enum class Store { Set, Add, Rescale, SetMax };
 
 // C(0:M, 0:NR) (+)= A(0:M, 0:k) * B(0:k, 0:NR), A(i, p) = A[i * ai + p * ap], B(p, j) =
-// B[p * ldb + j]; Set: C = AB, Add: C += AB, Rescale: C = C * scale[j] + AB. Kept out of line:
-// inlined into the loops around it, GCC spills an accumulator.
+// B[p * ldb + j]; Set: C = AB, Add: C += AB, Rescale: C = C * scale[j] + AB; SetMax: C = AB
+// and scale[j] (written) = max(scale[j], column j of AB), the softmax's running maximum taken
+// while the scores are still in registers. Kept out of line: inlined into the loops around
+// it, GCC spills an accumulator.
 template <class T, int M>
 __attribute__((noinline)) void micro(int64_t k, const T* A, int64_t ai, int64_t ap, const T* B, int64_t ldb, T* C,
                                      int64_t ldc, Store mode, const T* scale) {
@@ -107,15 +110,24 @@ __attribute__((noinline)) void micro(int64_t k, const T* A, int64_t ai, int64_t 
     }
   }
   V s0{}, s1{};
-  if (mode == Store::Rescale) {
+  if (mode == Store::Rescale || mode == Store::SetMax) {
     s0 = *reinterpret_cast<const VU*>(scale);
     s1 = *reinterpret_cast<const VU*>(scale + L);
+  }
+  if (mode == Store::SetMax) {
+#pragma GCC unroll 16
+    for (int i = 0; i < M; ++i) {
+      s0 = acc[i][0] > s0 ? acc[i][0] : s0;
+      s1 = acc[i][1] > s1 ? acc[i][1] : s1;
+    }
+    *reinterpret_cast<VU*>(const_cast<T*>(scale)) = s0;
+    *reinterpret_cast<VU*>(const_cast<T*>(scale) + L) = s1;
   }
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
     VU* c0 = reinterpret_cast<VU*>(C + i * ldc);
     VU* c1 = reinterpret_cast<VU*>(C + i * ldc + L);
-    if (mode == Store::Set) {
+    if (mode == Store::Set || mode == Store::SetMax) {
       *c0 = acc[i][0];
       *c1 = acc[i][1];
     } else if (mode == Store::Add) {
@@ -154,7 +166,8 @@ void product(int64_t m, int64_t n, int64_t k, const T* A, int64_t ai, int64_t ap
         micro_rows<T>(mr, k, A + i0 * ai, ai, ap, B + j0, ldb, c, ldc, mode, scale ? scale + j0 : nullptr);
         continue;
       }
-      // A ragged last strip goes through a full-width tile.
+      // A ragged last strip goes through a full-width tile (never with SetMax: the forward's
+      // strips are whole).
       alignas(64) T buf[MR * NR];
       micro_rows<T>(mr, k, A + i0 * ai, ai, ap, B + j0, ldb, buf, NR, Store::Set, nullptr);
       for (int64_t i = 0; i < mr; ++i)
@@ -258,6 +271,34 @@ inline V softmax_exp(V x) {
   }
 }
 
+// 2^x on whole vectors for the forward's softmax, whose scores are kept in base-2 units (Q is
+// pre-scaled by log2(e)), which saves the multiply an exp pays to get there: 2^x = 2^n * 2^f,
+// n = round(x), |f| <= 1/2, 2^f by a degree-5 polynomial fitted for this file (relative
+// error 2.2e-7). Below -126 the result is 0; NaN stays NaN. float64 takes std::exp2 per lane.
+template <class V>
+inline V softmax_exp2(V x) {
+  using T = std::remove_reference_t<decltype(x[0])>;
+  if constexpr (std::is_same_v<T, float>) {
+    typedef int32_t VI __attribute__((vector_size(sizeof(V))));
+    const V n = (x + 12582912.0f) - 12582912.0f;
+    const V f = x - n;
+    V p = V{} + 1.3266971337e-03f;
+    p = p * f + 9.6754607127e-03f;
+    p = p * f + 5.5507426220e-02f;
+    p = p * f + 2.4022121736e-01f;
+    p = p * f + 6.9314694915e-01f;
+    p = p * f + 1.0000000710e+00f;
+    const V y = p * reinterpret_cast<V>((__builtin_convertvector(n, VI) + 127) << 23);
+    return x < -126.0f ? V{} : y;
+  } else {
+    V y{};
+    for (size_t i = 0; i < sizeof(V) / sizeof(T); ++i) y[i] = std::exp2(x[i]);
+    return y;
+  }
+}
+
+constexpr double kLog2e = 1.4426950408889634074, kLn2 = 0.69314718055994530942;
+
 template <class T>
 const T* mask_of(const AttentionArgs& a, int64_t h) {
   return a.mask ? static_cast<const T*>(a.mask) + a.mask_off[h] : nullptr;
@@ -269,15 +310,16 @@ inline int64_t causal_keys(const AttentionArgs& a, int64_t i, int64_t nq, int64_
 }
 
 // Strip scores s (n keys x NR query lanes, queries i .. i + nq - 1, keys j0 ..): adds the mask
-// and hides the keys the causal mask hides with `hidden`.
+// (times `unit`: log2(e) for scores in base-2 units) and hides the keys the causal mask hides
+// with `hidden`.
 template <class T>
 void mask_strip(const AttentionArgs& a, const T* mask, int64_t i, int64_t nq, int64_t j0, int64_t n, T* s, int64_t ld,
-                T hidden) {
+                T hidden, T unit = T(1)) {
   constexpr int64_t NR = Shape<T>::NR;
   if (mask)
     for (int64_t j = 0; j < n; ++j) {
       const T* mj = mask + (j0 + j) * a.mask_sj + i * a.mask_si;
-      for (int64_t r = 0; r < nq; ++r) s[j * ld + r] += mj[r * a.mask_si];
+      for (int64_t r = 0; r < nq; ++r) s[j * ld + r] += mj[r * a.mask_si] * unit;
     }
   if (a.causal)
     for (int64_t j = std::max<int64_t>(0, i - j0); j < n; ++j)
@@ -314,19 +356,20 @@ void softmax_grad_strip(int64_t n, T* p, T* ds, int64_t ld, const T* lse, const 
     }
 }
 
-// One key block of the online softmax over a strip: s (n x NR scores) becomes exp(s - new max),
-// m (running max), l (running sum) are updated and alpha gets the factor the earlier partial
-// output must be rescaled by.
+// One key block of the online softmax over a strip of scores in base-2 units: s (n x NR)
+// becomes 2^(s - new max), m (running max), l (running sum) are updated and alpha gets the
+// factor the earlier partial output must be rescaled by. `new_max`, when given, is the new
+// maximum already taken by the product that wrote s.
 template <class T>
-void softmax_strip(int64_t n, T* s, T* m, T* l, T* alpha) {
+void softmax_strip(int64_t n, T* s, T* m, T* l, T* alpha, const T* new_max) {
   using Sh = Shape<T>;
   using V = typename Sh::V;
   using VU = typename Sh::VU;
   constexpr int64_t NR = Sh::NR, L = Sh::L, NV = Sh::NV;
   auto at = [](T* p) -> VU& { return *reinterpret_cast<VU*>(p); };
   V mx[NV], mu[NV], sum[NV];
-  for (int64_t v = 0; v < NV; ++v) mx[v] = at(m + v * L);
-  for (int64_t j = 0; j < n; ++j)
+  for (int64_t v = 0; v < NV; ++v) mx[v] = at(const_cast<T*>(new_max ? new_max : m) + v * L);
+  for (int64_t j = 0; j < n && !new_max; ++j)
     for (int64_t v = 0; v < NV; ++v) {
       const V x = at(s + j * NR + v * L);
       mx[v] = x > mx[v] ? x : mx[v];
@@ -334,14 +377,14 @@ void softmax_strip(int64_t n, T* s, T* m, T* l, T* alpha) {
   for (int64_t v = 0; v < NV; ++v) {
     // A query with nothing visible yet keeps max -inf; subtracting 0 then gives exp(-inf) = 0.
     mu[v] = mx[v] == T(-kInf) ? V{} : mx[v];
-    const V al = softmax_exp(V(at(m + v * L) - mu[v]));
+    const V al = softmax_exp2(V(at(m + v * L) - mu[v]));
     at(alpha + v * L) = al;
     at(m + v * L) = mx[v];
     sum[v] = at(l + v * L) * al;
   }
   for (int64_t j = 0; j < n; ++j)
     for (int64_t v = 0; v < NV; ++v) {
-      const V p = softmax_exp(V(at(s + j * NR + v * L) - mu[v]));
+      const V p = softmax_exp2(V(at(s + j * NR + v * L) - mu[v]));
       at(s + j * NR + v * L) = p;
       sum[v] += p;
     }
@@ -362,10 +405,10 @@ void forward_item(const AttentionArgs& a, int64_t item) {
   T* Qs = scratch<T>(0, ns * E * NR);
   T* Os = scratch<T>(1, ns * Ev * NR);
   T* St = scratch<T>(2, BK * NR);
-  T* st = scratch<T>(3, (2 * ns + 1) * NR + BK * (NR + 1));
-  T *mrow = st, *lrow = st + ns * NR, *alpha = st + 2 * ns * NR, *z = alpha + NR, *zrow = z + BK * NR;
+  T* st = scratch<T>(3, (2 * ns + 2) * NR + BK * (NR + 1));
+  T *mrow = st, *lrow = st + ns * NR, *alpha = st + 2 * ns * NR, *mnew = alpha + NR, *z = mnew + NR, *zrow = z + BK * NR;
 
-  pack_strips(bq, E, q, E, Qs, T(a.scale));
+  pack_strips(bq, E, q, E, Qs, T(a.scale * kLog2e));  // scores in base-2 units
   std::fill(mrow, mrow + ns * NR, T(-kInf));
   std::fill(lrow, lrow + ns * NR, T(0));
   std::fill(Os, Os + ns * Ev * NR, T(0));
@@ -375,9 +418,12 @@ void forward_item(const AttentionArgs& a, int64_t item) {
     for (int64_t s = 0; s < ns; ++s) {
       const int64_t qi = i0 + s * NR, nq = std::min(NR, bq - s * NR), nk = causal_keys(a, qi, nq, j0, bk);
       if (nk == 0) continue;
-      product<T>(nk, NR, E, k + j0 * E, E, 1, Qs + s * E * NR, NR, St, NR, Store::Set);
-      mask_strip(a, mask, qi, nq, j0, nk, St, NR, T(-kInf));
-      softmax_strip(nk, St, mrow + s * NR, lrow + s * NR, alpha);
+      // Without a mask on this strip, its product also takes the running maximum.
+      const bool fused = !mask && (!a.causal || j0 + nk <= qi + 1);
+      if (fused) std::copy(mrow + s * NR, mrow + (s + 1) * NR, mnew);
+      product<T>(nk, NR, E, k + j0 * E, E, 1, Qs + s * E * NR, NR, St, NR, fused ? Store::SetMax : Store::Set, mnew);
+      mask_strip(a, mask, qi, nq, j0, nk, St, NR, T(-kInf), T(kLog2e));
+      softmax_strip(nk, St, mrow + s * NR, lrow + s * NR, alpha, fused ? mnew : nullptr);
       if (a.dropout_p > 0) {
         dropout_strip(a, h, qi, nq, j0, nk, zrow, z);
         for (int64_t j = 0; j < nk * NR; ++j) St[j] *= z[j];
@@ -392,7 +438,7 @@ void forward_item(const AttentionArgs& a, int64_t item) {
     const T inv = l > T(0) ? T(1) / l : T(0);  // fully masked rows give 0, as PyTorch does
     const T* o = Os + i / NR * Ev * NR + i % NR;
     for (int64_t e = 0; e < Ev; ++e) out[i * Ev + e] = o[e * NR] * inv;
-    lse[i] = l > T(0) ? T((m == T(-kInf) ? T(0) : m) + std::log(l)) : T(-kInf);
+    lse[i] = l > T(0) ? T((m == T(-kInf) ? 0.0 : double(m) * kLn2) + std::log(double(l))) : T(-kInf);
   }
 }
 
