@@ -79,6 +79,16 @@ inline float fast_tanh(float x) {
   return x != x ? x : y;
 }
 
+// erf(a) / a as a polynomial P in s = a * a, for |a| < 1.
+inline float erf_over_x(float s) {
+  float p = -5.6679572889e-04f;
+  p = p * s + 4.9274117575e-03f;
+  p = p * s + -2.6720887843e-02f;
+  p = p * s + 1.1280578727e-01f;
+  p = p * s + -3.7612390668e-01f;
+  return p * s + 1.1283791471e+00f;
+}
+
 // erfc(a) for a >= 0: 1 - a P(a^2) below 1; above, exp(-a^2) Q(1/a) / a, with the rounding
 // error of a^2 put back (a split into 12-bit halves, whose products are exact), which would
 // otherwise cost up to 5e-6 relative near a = 9. P and Q were fitted for this file (weighted
@@ -86,13 +96,7 @@ inline float fast_tanh(float x) {
 inline float fast_erfc_pos(float a) {
   a = a < 10.0f ? a : 10.0f;  // erfc(10) is below float's range; keeps inf from giving inf - inf
   const float s = a * a;
-  float p = -5.6679572889e-04f;
-  p = p * s + 4.9274117575e-03f;
-  p = p * s + -2.6720887843e-02f;
-  p = p * s + 1.1280578727e-01f;
-  p = p * s + -3.7612390668e-01f;
-  p = p * s + 1.1283791471e+00f;
-  const float small = 1.0f - a * p;
+  const float small = 1.0f - a * erf_over_x(s);
   const float t = 1.0f / a;
   float q = -6.0411981032e-02f;
   q = q * t + 3.0314889819e-01f;
@@ -119,14 +123,8 @@ inline float fast_erfc(float x) {
 
 inline float fast_erf(float x) {
   // Below 1, x P(x^2) directly: 1 - erfc would cancel.
-  const float ax = std::fabs(x), s = x * x;
-  float p = -5.6679572889e-04f;
-  p = p * s + 4.9274117575e-03f;
-  p = p * s + -2.6720887843e-02f;
-  p = p * s + 1.1280578727e-01f;
-  p = p * s + -3.7612390668e-01f;
-  p = p * s + 1.1283791471e+00f;
-  const float y = ax < 1.0f ? x * p : std::copysign(1.0f - fast_erfc_pos(ax), x);
+  const float ax = std::fabs(x);
+  const float y = ax < 1.0f ? x * erf_over_x(x * x) : std::copysign(1.0f - fast_erfc_pos(ax), x);
   return x != x ? x : y;
 }
 

@@ -32,7 +32,10 @@ def _status_kib(field):
 
 
 def _release_free_heap():
-    """Returns freed heap pages to the system so that earlier cases' memory does not hide this one's."""
+    """Returns freed heap pages (and lamina's cache of freed blocks) to the system so that earlier
+    cases' memory does not hide this one's."""
+    import lamina
+    lamina.cpu.empty_cache()
     try:
         ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
     except (OSError, AttributeError):
