@@ -108,3 +108,17 @@ def test_host_block_cache_can_be_turned_off():
             "assert lamina.cpu.memory_cached() == 0, lamina.cpu.memory_cached()")
     env = dict(os.environ, LAMINA_CPU_CACHE_MB="0")
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_host_block_cache_evicts_oldest_blocks_to_fit_new_ones():
+    # Sizes are float32 element counts: 2 Mi elements are 8 MiB, 3 Mi are 12 MiB.
+    code = ("import lamina\n"
+            "a = lamina.empty(2 * (1 << 20)); b = lamina.empty(2 * (1 << 20)); c = lamina.empty(3 * (1 << 20))\n"
+            "del a, b\n"
+            "assert lamina.cpu.memory_cached() == 16 * (1 << 20), lamina.cpu.memory_cached()\n"
+            "del c\n"  # 12 MiB more than the 20 MiB limit allows: the oldest 8 MiB block goes
+            "assert lamina.cpu.memory_cached() == 20 * (1 << 20), lamina.cpu.memory_cached()\n"
+            "d = lamina.empty(3 * (1 << 20))\n"  # reuses the 12 MiB block
+            "assert lamina.cpu.memory_cached() == 8 * (1 << 20), lamina.cpu.memory_cached()\n")
+    env = dict(os.environ, LAMINA_CPU_CACHE_MB="20")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)

@@ -1,10 +1,13 @@
 #include "core/storage.h"
 
 #include <cstdlib>
+#include <iterator>
+#include <list>
 #include <map>
 #include <mutex>
 #include <new>
 #include <string>
+#include <vector>
 
 #include <sys/mman.h>
 
@@ -22,7 +25,8 @@ constexpr size_t kCachedMin = 2 * kHuge;  // blocks this large are huge-page bac
 // faults in and zeroes fresh pages first, which costs as much as an elementwise pass over it.
 // Blocks are keyed by their rounded size; a request takes the smallest cached block that is at
 // most a quarter larger. The cache is bounded (LAMINA_CPU_CACHE_MB, default 1024; 0 turns it
-// off) and emptied before an allocation is allowed to fail.
+// off): a block that does not fit evicts the longest-cached ones, so the cache follows the
+// current workload. It is emptied before an allocation is allowed to fail.
 class HostBlockCache {
  public:
   static HostBlockCache& get() {
@@ -32,35 +36,47 @@ class HostBlockCache {
 
   void* take(size_t n) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = blocks_.lower_bound(n);
-    if (it == blocks_.end() || it->first > n + n / 4) return nullptr;
-    void* p = it->second;
+    auto it = by_size_.lower_bound(n);
+    if (it == by_size_.end() || it->first > n + n / 4) return nullptr;
+    void* p = it->second->p;
     cached_ -= it->first;
-    blocks_.erase(it);
+    order_.erase(it->second);
+    by_size_.erase(it);
     return p;
   }
 
-  // Takes ownership of p (n bytes); frees it when the cache is full.
+  // Takes ownership of p (n bytes).
   void give(void* p, size_t n) {
+    std::vector<void*> evicted;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (cached_ + n <= limit_) {
-        blocks_.emplace(n, p);
+      if (n <= limit_) {
+        while (cached_ + n > limit_) {
+          const Block& old = order_.front();
+          evicted.push_back(old.p);
+          cached_ -= old.n;
+          by_size_.erase(old.where);
+          order_.pop_front();
+        }
+        order_.push_back({p, n, {}});
+        order_.back().where = by_size_.emplace(n, std::prev(order_.end()));
         cached_ += n;
-        return;
+        p = nullptr;
       }
     }
+    for (void* q : evicted) std::free(q);
     std::free(p);
   }
 
   void clear() {
-    std::multimap<size_t, void*> out;
+    std::list<Block> out;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      out.swap(blocks_);
+      out.swap(order_);
+      by_size_.clear();
       cached_ = 0;
     }
-    for (auto& b : out) std::free(b.second);
+    for (auto& b : out) std::free(b.p);
   }
 
   size_t cached() {
@@ -69,6 +85,14 @@ class HostBlockCache {
   }
 
  private:
+  struct Block;
+  using BySize = std::multimap<size_t, std::list<Block>::iterator>;
+  struct Block {
+    void* p;
+    size_t n;
+    BySize::iterator where;
+  };
+
   HostBlockCache() {
     limit_ = size_t(1024) << 20;
     if (const char* env = std::getenv("LAMINA_CPU_CACHE_MB")) {
@@ -81,7 +105,8 @@ class HostBlockCache {
   }
 
   std::mutex mu_;
-  std::multimap<size_t, void*> blocks_;
+  std::list<Block> order_;  // oldest first
+  BySize by_size_;
   size_t cached_ = 0;
   size_t limit_ = 0;
 };
