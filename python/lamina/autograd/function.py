@@ -63,6 +63,11 @@ class Function:
     def next_functions(self):
         return tuple(self._next)
 
+    @property
+    def needs_input_grad(self):
+        """Per positional argument: whether its gradient is wanted (it is a tensor requiring grad)."""
+        return tuple(n is not None for n in self._next)
+
     @classmethod
     def apply(cls, *args):
         Tensor = _Tensor

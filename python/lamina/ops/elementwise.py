@@ -84,7 +84,8 @@ class Mul(_SavesOperands):
         a, b = ctx.saved_tensors
         if b is None:
             return g * ctx.scalar, None
-        return g * b, g * a
+        need_a, need_b = ctx.needs_input_grad
+        return g * b if need_a else None, g * a if need_b else None
 
 
 class Div(_SavesOperands):
@@ -95,7 +96,8 @@ class Div(_SavesOperands):
         a, b = ctx.saved_tensors
         if b is None:
             return g / ctx.scalar, None
-        return g / b, -g * a / (b * b)
+        need_a, need_b = ctx.needs_input_grad
+        return g / b if need_a else None, -g * a / (b * b) if need_b else None
 
 
 class RDiv(Function):  # scalar / tensor
