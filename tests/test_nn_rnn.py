@@ -41,7 +41,7 @@ def ref_layer(mode, x, h, c, w_ih, w_hh, b_ih, b_hh, reverse):
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
-@pytest.mark.parametrize("mode,reverse", itertools.product(GATES, [False, True]))
+@pytest.mark.parametrize("mode,reverse", list(itertools.product(GATES, [False, True])))
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 @pytest.mark.parametrize("T,B,I,H", [(1, 1, 1, 1), (4, 3, 5, 7), (7, 2, 3, 33)])
 def test_layer_matches_numpy(rng, mode, reverse, dtype, tol, T, B, I, H):
@@ -70,7 +70,7 @@ def test_layer_noncontiguous_input_and_zero_state(rng):
     assert rel_err(lo.numpy(), out) < 1e-12 and rel_err(lh.numpy(), h) < 1e-12
 
 
-@pytest.mark.parametrize("mode,reverse,bias", itertools.product(GATES, [False, True], [False, True]))
+@pytest.mark.parametrize("mode,reverse,bias", list(itertools.product(GATES, [False, True], [False, True])))
 def test_layer_gradcheck(rng, mode, reverse, bias):
     G, H = GATES[mode], 3
     t = lambda *s: lamina.tensor(rng.standard_normal(s) * 0.7).requires_grad_()  # noqa: E731
