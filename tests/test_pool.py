@@ -184,3 +184,27 @@ def test_pools_torch_parity(seed):
 def test_pool_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("opts", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2},
+                                  {"kernel_size": 2, "padding": 1}, {"kernel_size": 3, "stride": 2, "ceil_mode": True}])
+def test_max_pool_first_nan_wins_and_infinite_windows(opts):
+    """Full windows (the branch-free path) and padded or ragged ones agree on the rules: the
+    first NaN in row-major window order is taken, and a window of -inf keeps its first index."""
+    x = np.zeros((1, 1, 7, 7))
+    x[0, 0, 2, 3], x[0, 0, 3, 2] = np.nan, np.nan
+    x[0, 0, 4:, 4:] = -np.inf
+    y, idx = F.max_pool2d(lamina.tensor(x), return_indices=True, **opts)
+    # Recompute each output's winner with a loop over its window, in row-major order.
+    k, s = opts["kernel_size"], opts.get("stride", opts["kernel_size"])
+    p = opts.get("padding", 0)
+    for oy in range(y.shape[2]):
+        for ox in range(y.shape[3]):
+            best, arg = -np.inf, None
+            for iy in range(max(oy * s - p, 0), min(oy * s - p + k, 7)):
+                for ix in range(max(ox * s - p, 0), min(ox * s - p + k, 7)):
+                    v = x[0, 0, iy, ix]
+                    if arg is None or (not np.isnan(best) and (v > best or np.isnan(v))):
+                        best, arg = v, iy * 7 + ix
+            assert idx.numpy()[0, 0, oy, ox] == arg, (oy, ox)
+            assert np.array_equal(y.numpy()[0, 0, oy, ox], best, equal_nan=True)

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "core/parallel.h"
@@ -119,6 +120,37 @@ void for_planes(const Windows& w, const F& f) {
   });
 }
 
+// One tap of a row of regular max-pool windows: best[o] / arg[o] take x[o * s] (index
+// base + o * s) when it is larger or NaN, unless best[o] is already NaN. Selects by bit masks:
+// the data decide each comparison at random, which a branch predicts badly.
+template <class T>
+void max_tap(const T* x, int64_t s, int64_t base, int64_t n, T* best, int64_t* arg) {
+  using U = std::conditional_t<sizeof(T) == 8, uint64_t, uint32_t>;
+  for (int64_t o = 0; o < n; ++o) {
+    const T v = x[o * s], b = best[o];
+    const bool take = ((v > b) | (v != v)) & (b == b);
+    const U mask = U(0) - U(take);
+    U vb, bb;
+    std::memcpy(&vb, &v, sizeof(T));
+    std::memcpy(&bb, &b, sizeof(T));
+    const U r = (vb & mask) | (bb & ~mask);
+    std::memcpy(best + o, &r, sizeof(T));
+    const int64_t m = -int64_t(take);
+    arg[o] = ((base + o * s) & m) | (arg[o] & ~m);
+  }
+}
+
+// An axis whose windows all start `s` apart from 0 and hold `k` consecutive elements (no
+// padding reached, no dilation, no ragged last window); k and s are set when it returns true.
+bool regular(const Axis& a, int64_t& k, int64_t& s) {
+  if (a.step != 1 || a.begin.empty()) return false;
+  k = a.end[0] - a.begin[0];
+  s = a.begin.size() > 1 ? a.begin[1] - a.begin[0] : 1;
+  for (size_t o = 0; o < a.begin.size(); ++o)
+    if (a.begin[o] != int64_t(o) * s || a.end[o] - a.begin[o] != k) return false;
+  return k >= 1 && s >= 1;
+}
+
 template <class F>
 void dispatch(DType dt, const F& fn) {
   if (dt == DType::Float64) fn(double{});
@@ -142,6 +174,33 @@ std::pair<Tensor, Tensor> max_pool2d(const Tensor& x_in, const PoolOptions& o) {
     T* yp = y.data<T>();
     int64_t* ip = idx.data<int64_t>();
     const int64_t sy = w.rows.step, sx = w.cols.step;
+    int64_t kh, strh, kw, strw;
+    if (regular(w.rows, kh, strh) && regular(w.cols, kw, strw)) {
+      // Every window full: a pass per tap over a whole output row, branch-free so it
+      // vectorises. The first tap seeds the row; a NaN is kept once taken (the first NaN wins).
+      for_planes(w, [&](int64_t p) {
+        const T* in = xp + p * w.H * w.W;
+        for (int64_t oy = 0; oy < w.OH; ++oy) {
+          T* best = yp + (p * w.OH + oy) * w.OW;
+          int64_t* arg = ip + (p * w.OH + oy) * w.OW;
+          for (int64_t ky = 0; ky < kh; ++ky) {
+            const int64_t iy = oy * strh + ky;
+            const T* row = in + iy * w.W;
+            for (int64_t kx = 0; kx < kw; ++kx) {
+              if (ky == 0 && kx == 0) {
+                for (int64_t ox = 0; ox < w.OW; ++ox) {
+                  best[ox] = row[ox * strw];
+                  arg[ox] = iy * w.W + ox * strw;
+                }
+                continue;
+              }
+              max_tap(row + kx, strw, iy * w.W + kx, w.OW, best, arg);
+            }
+          }
+        }
+      });
+      return;
+    }
     for_planes(w, [&](int64_t p) {
       const T* in = xp + p * w.H * w.W;
       for (int64_t oy = 0; oy < w.OH; ++oy)
