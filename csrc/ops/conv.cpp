@@ -212,9 +212,7 @@ void pad_plane(const cpu::ConvGeom& g, const cpu::ConvGeom& r, const T* src, T* 
   std::memset(dst + (g.pt + g.H) * r.W, 0, size_t((r.H - g.pt - g.H) * r.W) * sizeof(T));
 }
 
-// Every plane of x padded (a per-thread buffer of the calling thread), or x itself when there
-// is no border. With `slack`, always a copy, followed by that many zeros (the direct
-// convolution's last tiles read past the last plane into lanes it discards).
+// Padded input planes `plane` elements apart, with the geometry over them.
 template <class T>
 struct Padded {
   const T* data;
@@ -222,6 +220,9 @@ struct Padded {
   int64_t plane;
 };
 
+// Every plane of x padded (a per-thread buffer of the calling thread), or x itself when there
+// is no border. With `slack`, always a copy, followed by that many zeros (the direct
+// convolution's last tiles read past the last plane into lanes it discards).
 template <class T>
 Padded<T> pad_planes(const Plan& p, const T* x, int64_t slack = 0) {
   const PaddedGeom r = padded_geom(p);

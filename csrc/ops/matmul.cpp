@@ -14,6 +14,9 @@ namespace lamina {
 // Blocking from the cache sizes: a KC-deep B micro-panel fills L1, an MC x KC block of A three
 // quarters of L2, and a KC x NC block of B a quarter of L3 (measured best on AVX2; the shares
 // can be overridden with LAMINA_GEMM_KC_SHARE / LAMINA_GEMM_MC_SHARE for tuning).
+namespace {
+
+// Sets g.mc/kc/nc from the detected cache sizes for the micro-kernel of `dt`.
 void set_gemm_blocking(cpu::GemmArgs& g, DType dt) {
   const CpuInfo& c = cpu_info();
   const auto& tile = cpu::kernels().gemm_tile[int(dt)];
@@ -29,6 +32,24 @@ void set_gemm_blocking(cpu::GemmArgs& g, DType dt) {
   g.kc = std::clamp<int64_t>(int64_t(double(c.l1d) * kc_share) / (nr * es), 64, 1024) / 8 * 8;
   g.mc = std::clamp<int64_t>(int64_t(double(c.l2) * mc_share) / (g.kc * es), mr, 1024) / mr * mr;
   g.nc = std::clamp<int64_t>(c.l3 / 4 / (g.kc * es), nr, 8192) / nr * nr;
+}
+
+}  // namespace
+
+void cpu_gemm(DType dt, int64_t M, int64_t N, int64_t K, const char* A, int64_t rsa, int64_t csa, const char* B,
+              int64_t rsb, int64_t csb, char* C, int64_t ldc, const char* bias, Activation act, bool accumulate,
+              int threads) {
+  cpu::GemmArgs g;
+  g.M = M; g.N = N; g.K = K;
+  g.A = A; g.rsa = rsa; g.csa = csa;
+  g.B = B; g.rsb = rsb; g.csb = csb;
+  g.C = C; g.ldc = ldc;
+  g.bias = bias;
+  g.act = int(act);
+  g.accumulate = accumulate;
+  g.threads = threads;
+  set_gemm_blocking(g, dt);
+  cpu::kernels().gemm[int(dt)](g);
 }
 
 namespace {
@@ -58,16 +79,7 @@ void run_gemm(DType dt, int64_t M, int64_t N, int64_t K, const char* A, int64_t 
     g.bias = bias; g.act = int(act); g.device = dev.index;
     return cuda::gemm(g);
   }
-  cpu::GemmArgs g;
-  g.M = M; g.N = N; g.K = K;
-  g.A = A; g.rsa = rsa; g.csa = csa;
-  g.B = B; g.rsb = rsb; g.csb = csb;
-  g.C = C; g.ldc = ldc;
-  g.bias = bias;
-  g.act = int(act);
-  g.threads = threads;
-  set_gemm_blocking(g, dt);
-  cpu::kernels().gemm[int(dt)](g);
+  cpu_gemm(dt, M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, bias, act, false, threads);
 }
 
 }  // namespace

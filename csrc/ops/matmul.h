@@ -4,16 +4,18 @@
 #include "core/tensor.h"
 
 namespace lamina {
-namespace cpu { struct GemmArgs; }
-
 enum class Activation : int { None = 0, Relu = 1, Gelu = 2, GeluTanh = 3, Silu = 4 };
 
 // NumPy/PyTorch matmul: 1-D operands are promoted to matrices and the added dim dropped.
 Tensor matmul(const Tensor& a, const Tensor& b);
 // y = x @ w^T (+ bias) (-> act), bias and activation applied in the GEMM epilogue.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, Activation act);
-// Sets g.mc/kc/nc from the detected cache sizes for the micro-kernel of `dt`.
-void set_gemm_blocking(cpu::GemmArgs& g, DType dt);
+// C (rows ldc apart) = A * B (+ bias per column) (-> act) on the CPU, or C += A * B with
+// `accumulate`; operands by pointer and element strides, cache blocking from the detected
+// cache sizes.
+void cpu_gemm(DType dt, int64_t M, int64_t N, int64_t K, const char* A, int64_t rsa, int64_t csa, const char* B,
+              int64_t rsb, int64_t csb, char* C, int64_t ldc, const char* bias, Activation act, bool accumulate,
+              int threads);
 // Measured single-thread float32 FMA throughput of the kernel path in use.
 double fma_peak_gflops(double seconds);
 

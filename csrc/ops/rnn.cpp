@@ -25,7 +25,7 @@ const char* mode_name(RnnMode m) {
 int64_t gate_count(RnnMode m) { return m == RnnMode::Lstm ? 4 : m == RnnMode::Gru ? 3 : 1; }
 
 // C (rows of ldc) = A * B (+ bias per column), or C += A * B with `accumulate`; strides in
-// elements. Cache blocking follows the shares ops/matmul.cpp uses for its products.
+// elements; an empty K gives the bias or zeros.
 void gemm(DType dt, int64_t M, int64_t N, int64_t K, const char* A, int64_t rsa, int64_t csa, const char* B,
           int64_t rsb, int64_t csb, char* C, int64_t ldc, const char* bias, bool accumulate) {
   if (M == 0 || N == 0) return;
@@ -39,16 +39,7 @@ void gemm(DType dt, int64_t M, int64_t N, int64_t K, const char* A, int64_t rsa,
     }
     return;
   }
-  cpu::GemmArgs g;
-  g.M = M; g.N = N; g.K = K;
-  g.A = A; g.rsa = rsa; g.csa = csa;
-  g.B = B; g.rsb = rsb; g.csb = csb;
-  g.C = C; g.ldc = ldc;
-  g.bias = bias;
-  g.accumulate = accumulate;
-  g.threads = get_num_threads();
-  set_gemm_blocking(g, dt);
-  cpu::kernels().gemm[int(dt)](g);
+  cpu_gemm(dt, M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, bias, Activation::None, accumulate, get_num_threads());
 }
 
 // Per-column sums of a (rows, n) contiguous matrix, accumulated in float64.
