@@ -36,29 +36,19 @@
 
 #include "core/cpu_features.h"
 #include "core/random.h"
+#include "cpu/gemm_tile.h"
 #include "cpu/kernels.h"
 
 namespace lamina::cpu::LAMINA_ISA {
 #include "cpu/fast_math.h"
 namespace {
 
-#if defined(__AVX512F__)
-constexpr int kVecBytes = 64;
-constexpr int kRows = 14;  // 14 x 2 accumulators + 2 B vectors + 1 broadcast of 32 registers
-#elif defined(__AVX2__)
-constexpr int kVecBytes = 32;
-constexpr int kRows = 6;   // 6 x 2 + 2 + 1 of 16 registers
-#else
-constexpr int kVecBytes = 16;
-constexpr int kRows = 4;
-#endif
-
 template <class T>
 struct Shape {
   typedef T V __attribute__((vector_size(kVecBytes)));
   typedef T VU __attribute__((vector_size(kVecBytes), aligned(sizeof(T))));
   static constexpr int L = kVecBytes / int(sizeof(T));
-  static constexpr int MR = kRows, NV = 2, NR = NV * L;
+  static constexpr int MR = kTileRows, NV = 2, NR = NV * L;
 };
 
 inline int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }

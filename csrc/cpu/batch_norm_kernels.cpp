@@ -14,17 +14,14 @@
 #include <type_traits>
 
 #include "cpu/kernels.h"
+#include "cpu/vec.h"
 
 namespace lamina::cpu::LAMINA_ISA {
 namespace {
 
 // float64 vectors as wide as the ISA's registers (GCC vector extensions: plain loops with
 // array accumulators get unrolled into scalars before the vectoriser sees them).
-#ifdef __AVX512F__
-constexpr int kWidth = 8;
-#else
-constexpr int kWidth = 4;
-#endif
+constexpr int kWidth = kVecBytes == 64 ? 8 : 4;
 using dvec = double __attribute__((vector_size(kWidth * sizeof(double))));
 // Independent accumulators per sum, enough to cover the add latency.
 constexpr int kUnroll = 4;

@@ -9,13 +9,9 @@
 
 namespace lamina::cpu::LAMINA_ISA {
 
-#if defined(__AVX512F__)
-constexpr int kTileRows = 14;  // 14 x 2 zmm accumulators + 2 B vectors + 1 broadcast = 31 of 32 registers
-#elif defined(__AVX2__)
-constexpr int kTileRows = 6;   // 6 x 2 ymm accumulators + 2 + 1 = 15 of 16 registers
-#else
-constexpr int kTileRows = 4;   // SSE2: 4 x 2 xmm accumulators
-#endif
+// 64-byte vectors: 14 x 2 zmm accumulators + 2 B vectors + 1 broadcast = 31 of 32 registers;
+// 32-byte: 6 x 2 ymm accumulators + 2 + 1 = 15 of 16; SSE2: 4 x 2 xmm accumulators.
+constexpr int kTileRows = kVecBytes == 64 ? 14 : kVecBytes == 32 ? 6 : 4;
 
 template <class T>
 struct Tile {

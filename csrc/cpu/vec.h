@@ -8,7 +8,10 @@
 
 namespace lamina::cpu::LAMINA_ISA {
 
-#if defined(__AVX512F__)
+// LAMINA_WIDE_VECTORS gives AVX2 code the AVX-512 shapes (64-byte vectors, the AVX-512 tile
+// sizes), each vector split into two by the compiler: a build option (LAMINA_EMULATE_AVX512) for
+// exercising the AVX-512 kernels' blocking and fringe logic on a CPU without AVX-512.
+#if defined(__AVX512F__) || defined(LAMINA_WIDE_VECTORS)
 constexpr int kVecBytes = 64;
 #elif defined(__AVX2__)
 constexpr int kVecBytes = 32;
