@@ -37,34 +37,6 @@ inline void for_rows(const ConvGeom& g, int64_t p0, int64_t np, const F& f) {
   }
 }
 
-template <class T>
-void im2col(const ConvGeom& g, const void* xv, int64_t p0, int64_t np, void* colv) {
-  const T* x = static_cast<const T*>(xv);
-  T* col = static_cast<T*>(colv);
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t ky = 0; ky < g.KH; ++ky)
-      for (int64_t kx = 0; kx < g.KW; ++kx) {
-        T* dst = col + ((c * g.KH + ky) * g.KW + kx) * np;
-        const int64_t off = kx * g.dw - g.pl;
-        for_rows(g, p0, np, [&](int64_t oy, int64_t ox, int64_t j, int64_t run) {
-          T* d = dst + j;
-          const int64_t iy = oy * g.sh - g.pt + ky * g.dh;
-          if (iy < 0 || iy >= g.H) {
-            std::fill(d, d + run, T(0));
-            return;
-          }
-          const T* row = x + (c * g.H + iy) * g.W + off;
-          const Span s = inside(off, g.sw, g.W, ox, run);
-          std::fill(d, d + s.a, T(0));
-          if (g.sw == 1)
-            std::memcpy(d + s.a, row + ox + s.a, size_t(s.b - s.a) * sizeof(T));
-          else
-            for (int64_t t = s.a; t < s.b; ++t) d[t] = row[(ox + t) * g.sw];
-          std::fill(d + s.b, d + run, T(0));
-        });
-      }
-}
-
 // Short copies and fills, in fixed-size pieces the compiler turns into register moves (a
 // library call per row segment of a patch panel would cost more than the copy).
 template <class T>
@@ -92,20 +64,20 @@ void im2col_panels(const ConvGeom& g, const void* xv, int64_t p0, int64_t np, in
   const int64_t K = g.C * g.KH * g.KW;
   // A panel's pixels form a few runs along output rows; each run reads one input row segment per tap.
   struct Run { int64_t j, len, at; };
-  Run runs[64];
+  std::vector<Run> runs;
+  runs.reserve(size_t(std::min(nr, np) / std::max<int64_t>(g.OW, 1) + 2));
   for (int64_t j0 = 0; j0 < np; j0 += nr) {
     const int64_t n = std::min(nr, np - j0);
     T* dst = out + j0 * K;
-    int nruns = 0;
+    runs.clear();
     for_rows(g, p0 + j0, n, [&](int64_t oy, int64_t ox, int64_t j, int64_t run) {
-      runs[nruns++] = {j, run, oy * g.sh * g.W + ox * g.sw};
+      runs.push_back({j, run, oy * g.sh * g.W + ox * g.sw});
     });
     for (int64_t c = 0; c < g.C; ++c)
       for (int64_t ky = 0; ky < g.KH; ++ky)
         for (int64_t kx = 0; kx < g.KW; ++kx, dst += nr) {
           const T* src = x + (c * g.H + ky * g.dh) * g.W + kx * g.dw;
-          for (int r = 0; r < nruns; ++r) {
-            const Run& u = runs[r];
+          for (const Run& u : runs) {
             if (g.sw == 1)
               copy_short(dst + u.j, src + u.at, u.len);
             else
@@ -346,8 +318,6 @@ namespace lamina::cpu {
 
 void LAMINA_ISA_FN(register_conv, LAMINA_ISA)(Kernels& k) {
   using namespace LAMINA_ISA;
-  k.im2col[int(DType::Float32)] = im2col<float>;
-  k.im2col[int(DType::Float64)] = im2col<double>;
   k.col2im[int(DType::Float32)] = col2im<float>;
   k.col2im[int(DType::Float64)] = col2im<double>;
   k.im2col_panels[int(DType::Float32)] = im2col_panels<float>;

@@ -214,13 +214,13 @@ struct ConvGeom {
   int64_t sh = 1, sw = 1, pt = 0, pl = 0, dh = 1, dw = 1;
 };
 // Patch matrix of output pixels [p0, p0 + np) (pixels in row-major order): row k = (c, ky, kx),
-// np columns, zeros where a tap falls into the padding.
-using Im2colFn = void (*)(const ConvGeom&, const void* x, int64_t p0, int64_t np, void* col);
-// The reverse: adds each patch-matrix entry into the input pixel it came from (dx +=).
+// np columns, zeros where a tap falls into the padding. col2im adds each entry into the input
+// pixel it came from (dx +=).
 using Col2imFn = void (*)(const ConvGeom&, const void* col, int64_t p0, int64_t np, void* dx);
-// The same patch matrix laid out as GemmArgs::Bpacked: ceil(np / nr) panels, each K x nr
-// (K = C * KH * KW rows, k-major), columns past np zero; nr <= 64. For an input with no padding
-// (pt = pl = 0, every tap inside: the caller pads the planes), so each panel is plain row copies.
+// The patch matrix laid out as GemmArgs::Bpacked: ceil(np / nr) panels, each K x nr
+// (K = C * KH * KW rows, k-major), columns past np zero (nr = np: the plain K x np matrix). For
+// an input with no padding (pt = pl = 0, every tap inside: the caller pads the planes), so each
+// panel is plain row copies.
 using Im2colPanelsFn = void (*)(const ConvGeom&, const void* x, int64_t p0, int64_t np, int64_t nr, void* panels);
 // Direct convolution at stride 1 (no patch copies): over planes already padded (geom has no
 // padding left; H x W = the padded plane), output rows [oy0, oy1) for the packed weight rows
@@ -292,7 +292,6 @@ struct Kernels {
   BatchNormApply batch_norm_apply[kNumDTypes] = {};
   RnnStep rnn_forward[int(RnnMode::Count)][kNumDTypes] = {};
   RnnStep rnn_backward[int(RnnMode::Count)][kNumDTypes] = {};
-  Im2colFn im2col[kNumDTypes] = {};
   Col2imFn col2im[kNumDTypes] = {};
   Im2colPanelsFn im2col_panels[kNumDTypes] = {};
   DirectConvFn conv_direct[kNumDTypes] = {};

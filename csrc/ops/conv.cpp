@@ -11,7 +11,8 @@
 //
 // Gradients: dx per (image, group) is W^T times dy, tile by tile, added back into the image
 // (col2im) — an image's tiles overlap there, so one thread owns each image; dW is dy times the
-// transposed patch matrix, accumulated per thread over its items and summed at the end.
+// transposed patch matrix (copied tile by tile from the padded planes), accumulated per thread
+// over its items and summed at the end.
 #include "ops/conv.h"
 
 #include <algorithm>
@@ -424,16 +425,18 @@ void backward_weight(const Plan& p, const T* x, const T* dy, T* dw) {
     // The pixels are the GEMM's reduction here: deeper tiles read and write the thread's dW
     // accumulator (often larger than L2) fewer times.
     const int64_t T_ = tile_pixels<T>(p, nt, 192), tiles = (p.P + T_ - 1) / T_;
-    auto im2col = k.im2col[int(dtype_of<T>())];
+    auto im2col = k.im2col_panels[int(dtype_of<T>())];
+    const Padded<T> xp = p.pointwise ? Padded<T>{x, p.geom, HW} : pad_planes(p, x);
     for_items(p.N * p.G * tiles, [&](int64_t it, int threads) {
       const int64_t n = it / (p.G * tiles), g = it / tiles % p.G, p0 = it % tiles * T_, np = std::min(T_, p.P - p0);
-      const T* xg = x + (n * p.C + g * p.Cg) * HW;
-      // B (np x K) is the transposed patch matrix: the image itself for 1x1, else the panel.
+      const T* xg = xp.data + (n * p.C + g * p.Cg) * xp.plane;
+      // B (np x K) is the transposed patch matrix: the image itself for 1x1, else the patches
+      // copied from the padded planes as one K x np panel.
       const T* B = xg + p0;
       int64_t ldb = HW;
       if (!p.pointwise) {
         T* col = scratch<T>(ScratchSlot::ConvPatches, p.K * np);
-        im2col(p.geom, xg, p0, np, col);
+        im2col(xp.geom, xg, p0, np, np, col);
         B = col;
         ldb = np;
       }
