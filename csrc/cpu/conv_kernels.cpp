@@ -71,14 +71,15 @@ void im2col_panels(const ConvGeom& g, const void* xv, int64_t p0, int64_t np, in
     T* dst = out + j0 * K;
     runs.clear();
     for_rows(g, p0 + j0, n, [&](int64_t oy, int64_t ox, int64_t j, int64_t run) {
-      runs.push_back({j, run, oy * g.sh * g.W + ox * g.sw});
+      runs.push_back({j, run, oy * g.sh * g.W + (g.phase ? ox : ox * g.sw)});
     });
     for (int64_t c = 0; c < g.C; ++c)
       for (int64_t ky = 0; ky < g.KH; ++ky)
         for (int64_t kx = 0; kx < g.KW; ++kx, dst += nr) {
-          const T* src = x + (c * g.H + ky * g.dh) * g.W + kx * g.dw;
+          const int64_t off = kx * g.dw, col = g.phase ? off % g.sw * g.phase + off / g.sw : off;
+          const T* src = x + (c * g.H + ky * g.dh) * g.W + col;
           for (const Run& u : runs) {
-            if (g.sw == 1)
+            if (g.sw == 1 || g.phase)
               copy_short(dst + u.j, src + u.at, u.len);
             else
               for (int64_t t = 0; t < u.len; ++t) dst[u.j + t] = src[u.at + t * g.sw];

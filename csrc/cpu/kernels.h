@@ -209,9 +209,12 @@ using PowSumLoop = double (*)(const void* x, int64_t n, double p);
 // Geometry of one image and one group of a 2-D convolution (1-D ones have H = KH = 1): C input
 // channels, H x W input, OH x OW output, KH x KW taps; pt/pl: padding before the first row/column
 // (the padding after is implied by OH/OW). Planes are contiguous, W elements per row.
+// phase > 0 (patch copies only): each row is stored as its sw column phases, `phase` elements
+// each, column c at (c % sw) * phase + c / sw, so a strided row segment is a contiguous run.
 struct ConvGeom {
   int64_t C = 0, H = 0, W = 0, OH = 0, OW = 0, KH = 0, KW = 0;
   int64_t sh = 1, sw = 1, pt = 0, pl = 0, dh = 1, dw = 1;
+  int64_t phase = 0;
 };
 // Patch matrix of output pixels [p0, p0 + np) (pixels in row-major order): row k = (c, ky, kx),
 // np columns, zeros where a tap falls into the padding. col2im adds each entry into the input

@@ -200,14 +200,29 @@ PaddedGeom padded_geom(const Plan& p) {
   return r;
 }
 
-// One plane (H x W) into its padded copy (r.H x r.W), writing every element once.
+// One plane (H x W) into its padded copy (r.H x r.W), writing every element once; with
+// r.phase, each padded row split into its r.sw column phases (ConvGeom::phase).
 template <class T>
 void pad_plane(const cpu::ConvGeom& g, const cpu::ConvGeom& r, const T* src, T* dst) {
   std::memset(dst, 0, size_t(g.pt * r.W) * sizeof(T));
   for (int64_t y = 0; y < g.H; ++y) {
     T* row = dst + (y + g.pt) * r.W;
+    const T* s = src + y * g.W;
+    if (r.phase) {
+      for (int64_t ph = 0; ph < r.sw; ++ph) {
+        // Phase elements i read column i * sw + ph - pl: inside the row for i in [lo, hi).
+        const int64_t first = ph - g.pl, lo = std::min(r.phase, first >= 0 ? 0 : (-first + r.sw - 1) / r.sw),
+                      hi = std::max(lo, std::min(r.phase, first >= g.W ? 0 : (g.W - 1 - first) / r.sw + 1));
+        T* d = row + ph * r.phase;
+        const T* sp = s + first;
+        std::fill(d, d + lo, T(0));
+        for (int64_t i = lo; i < hi; ++i) d[i] = sp[i * r.sw];
+        std::fill(d + hi, d + r.phase, T(0));
+      }
+      continue;
+    }
     std::memset(row, 0, size_t(g.pl) * sizeof(T));
-    std::memcpy(row + g.pl, src + y * g.W, size_t(g.W) * sizeof(T));
+    std::memcpy(row + g.pl, s, size_t(g.W) * sizeof(T));
     std::memset(row + g.pl + g.W, 0, size_t(r.W - g.pl - g.W) * sizeof(T));
   }
   std::memset(dst + (g.pt + g.H) * r.W, 0, size_t((r.H - g.pt - g.H) * r.W) * sizeof(T));
@@ -223,10 +238,17 @@ struct Padded {
 
 // Every plane of x padded (a per-thread buffer of the calling thread), or x itself when there
 // is no border. With `slack`, always a copy, followed by that many zeros (the direct
-// convolution's last tiles read past the last plane into lanes it discards).
+// convolution's last tiles read past the last plane into lanes it discards). Column-strided
+// convolutions get their rows split into column phases, so that the patch copies read
+// contiguous runs instead of gathering every sw-th element.
 template <class T>
 Padded<T> pad_planes(const Plan& p, const T* x, int64_t slack = 0) {
-  const PaddedGeom r = padded_geom(p);
+  PaddedGeom r = padded_geom(p);
+  if (r.geom.sw > 1) {
+    r.geom.phase = (r.geom.W + r.geom.sw - 1) / r.geom.sw;
+    r.geom.W = r.geom.phase * r.geom.sw;
+    r.copy = true;
+  }
   if (!r.copy && slack == 0) return {x, r.geom, p.H * p.W};
   const int64_t plane = r.geom.H * r.geom.W, HW = p.H * p.W;
   T* d = scratch<T>(ScratchSlot::ConvPadded, p.N * p.C * plane + slack);
