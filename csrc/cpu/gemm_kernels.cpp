@@ -76,7 +76,12 @@ void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T*
   using V = typename S::V;
   using VU = typename Unaligned<T>::type;
   constexpr int MR = S::MR, NV = S::NV, NR = S::NR, L = S::L;
-  for (int i = 0; i < MR && i < mr; ++i) __builtin_prefetch(C + i * ldc, 1);
+  // The C tile's lines (a row of NR values spans two lines unless aligned, always two for
+  // 64-byte vectors) are fetched while the K loop runs.
+  for (int i = 0; i < MR && i < mr; ++i) {
+    __builtin_prefetch(C + i * ldc, 1);
+    __builtin_prefetch(C + i * ldc + NR - 1, 1);
+  }
   V acc[MR][NV];
   tile_product<T, true>(kc, Ap, [Bp](int64_t k) { return Bp + k * NR; }, acc);
   if (mr == MR && nr == NR) {
@@ -103,6 +108,17 @@ void pack_a(const T* A, int64_t rsa, int64_t csa, int64_t mc, int64_t kc, T* Ap)
   for (int64_t ip = 0; ip < mc; ip += MR) {
     int64_t mr = std::min<int64_t>(MR, mc - ip);
     T* dst = Ap + ip * kc;
+    if (csa == 1 && mr == MR) {
+      // All MR rows advance together: every k writes MR contiguous values, and the rows are
+      // read as MR sequential streams.
+      const T* rows[MR];
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) rows[i] = A + (ip + i) * rsa;
+      for (int64_t k = 0; k < kc; ++k)
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) dst[k * MR + i] = rows[i][k];
+      continue;
+    }
     if (csa == 1) {
       for (int64_t i = 0; i < mr; ++i) {
         const T* row = A + (ip + i) * rsa;
@@ -139,6 +155,25 @@ void pack_b_panel(const T* B, int64_t rsb, int64_t csb, int64_t kc, int64_t nr, 
     for (int64_t j = nr; j < NR; ++j) dst[k * NR + j] = T(0);
 }
 
+// The n columns of B (kc rows) from column 0 on into ceil(n / NR) micro-panels at dst. Row-major
+// B is copied a group of panels at a time, row by row: each row of B is read as one run of the
+// group's width instead of NR values from a different page per row and panel.
+template <class T>
+void pack_b_panels(const T* B, int64_t rsb, int64_t csb, int64_t kc, int64_t n, T* dst) {
+  constexpr int NR = Tile<T>::NR;
+  constexpr int64_t kGroup = 8;
+  const int64_t full = csb == 1 ? n / NR : 0;
+  for (int64_t j0 = 0; j0 < full; j0 += kGroup) {
+    const int64_t j1 = std::min(full, j0 + kGroup);
+    for (int64_t k = 0; k < kc; ++k) {
+      const T* src = B + k * rsb;
+      for (int64_t jr = j0; jr < j1; ++jr) std::memcpy(dst + (jr * kc + k) * NR, src + jr * NR, sizeof(T) * NR);
+    }
+  }
+  for (int64_t jr = full; jr * NR < n; ++jr)
+    pack_b_panel(B + jr * NR * csb, rsb, csb, kc, std::min<int64_t>(NR, n - jr * NR), dst + jr * NR * kc);
+}
+
 template <class T>
 void gemm_packed(const GemmArgs& g) {
   using S = Tile<T>;
@@ -166,9 +201,8 @@ void gemm_packed(const GemmArgs& g) {
       const bool add = pc > 0 || g.accumulate, last = pc + kcur >= K;
       if (!bprepacked)
         parallel_for(0, n_jr, n_jr / nt + 1 > 4 ? 4 : 1, [&](int64_t lo, int64_t hi) {
-          for (int64_t jr = lo; jr < hi; ++jr)
-            pack_b_panel(B + pc * g.rsb + (jc + jr * NR) * g.csb, g.rsb, g.csb, kcur,
-                         std::min<int64_t>(NR, ncur - jr * NR), bpack + jr * NR * kcur);
+          pack_b_panels(B + pc * g.rsb + (jc + lo * NR) * g.csb, g.rsb, g.csb, kcur,
+                        std::min(ncur, hi * NR) - lo * NR, bpack + lo * NR * kcur);
         });
       // The B micro-panel jr of this K slice: packed above, or a slice of the prepacked B.
       auto b_panel = [&](int64_t jr) -> const T* {
