@@ -105,7 +105,22 @@ void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T*
 template <class T>
 void pack_a(const T* A, int64_t rsa, int64_t csa, int64_t mc, int64_t kc, T* Ap) {
   constexpr int MR = Tile<T>::MR;
-  for (int64_t ip = 0; ip < mc; ip += MR) {
+  int64_t ip = 0;
+  if (rsa == 1 && csa != 1) {
+    // Column-major A (a transposed operand): a group of whole micro-panels at a time, k by k,
+    // so each column is read as one run of the group's height.
+    constexpr int64_t kGroup = 8;
+    const int64_t full = mc / MR;
+    for (int64_t p0 = 0; p0 < full; p0 += kGroup) {
+      const int64_t p1 = std::min(full, p0 + kGroup);
+      for (int64_t k = 0; k < kc; ++k) {
+        const T* src = A + k * csa;
+        for (int64_t pnl = p0; pnl < p1; ++pnl) std::memcpy(Ap + (pnl * kc + k) * MR, src + pnl * MR, sizeof(T) * MR);
+      }
+    }
+    ip = full * MR;
+  }
+  for (; ip < mc; ip += MR) {
     int64_t mr = std::min<int64_t>(MR, mc - ip);
     T* dst = Ap + ip * kc;
     if (csa == 1 && mr == MR) {
