@@ -66,6 +66,12 @@ void im2col_panels(const ConvGeom& g, const void* xv, int64_t p0, int64_t np, in
   struct Run { int64_t j, len, at; };
   std::vector<Run> runs;
   runs.reserve(size_t(std::min(nr, np) / std::max<int64_t>(g.OW, 1) + 2));
+  // Where tap column kx starts within a row (column phases: ConvGeom::phase).
+  std::vector<int64_t> cols(size_t(g.KW));
+  for (int64_t kx = 0; kx < g.KW; ++kx) {
+    const int64_t off = kx * g.dw;
+    cols[size_t(kx)] = g.phase ? off % g.sw * g.phase + off / g.sw : off;
+  }
   for (int64_t j0 = 0; j0 < np; j0 += nr) {
     const int64_t n = std::min(nr, np - j0);
     T* dst = out + j0 * K;
@@ -76,14 +82,8 @@ void im2col_panels(const ConvGeom& g, const void* xv, int64_t p0, int64_t np, in
     for (int64_t c = 0; c < g.C; ++c)
       for (int64_t ky = 0; ky < g.KH; ++ky)
         for (int64_t kx = 0; kx < g.KW; ++kx, dst += nr) {
-          const int64_t off = kx * g.dw, col = g.phase ? off % g.sw * g.phase + off / g.sw : off;
-          const T* src = x + (c * g.H + ky * g.dh) * g.W + col;
-          for (const Run& u : runs) {
-            if (g.sw == 1 || g.phase)
-              copy_short(dst + u.j, src + u.at, u.len);
-            else
-              for (int64_t t = 0; t < u.len; ++t) dst[u.j + t] = src[u.at + t * g.sw];
-          }
+          const T* src = x + (c * g.H + ky * g.dh) * g.W + cols[size_t(kx)];
+          for (const Run& u : runs) copy_short(dst + u.j, src + u.at, u.len);
           zero_short(dst + n, nr - n);
         }
   }

@@ -222,8 +222,8 @@ struct ConvGeom {
 using Col2imFn = void (*)(const ConvGeom&, const void* col, int64_t p0, int64_t np, void* dx);
 // The patch matrix laid out as GemmArgs::Bpacked: ceil(np / nr) panels, each K x nr
 // (K = C * KH * KW rows, k-major), columns past np zero (nr = np: the plain K x np matrix). For
-// an input with no padding (pt = pl = 0, every tap inside: the caller pads the planes), so each
-// panel is plain row copies.
+// an input with no padding (pt = pl = 0, every tap inside: the caller pads the planes) and, at
+// column strides above 1, rows split into phases, so each panel is plain row copies.
 using Im2colPanelsFn = void (*)(const ConvGeom&, const void* x, int64_t p0, int64_t np, int64_t nr, void* panels);
 // Direct convolution at stride 1 (no patch copies): over planes already padded (geom has no
 // padding left; H x W = the padded plane), output rows [oy0, oy1) for the packed weight rows
