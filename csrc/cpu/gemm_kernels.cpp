@@ -108,13 +108,16 @@ void pack_a(const T* A, int64_t rsa, int64_t csa, int64_t mc, int64_t kc, T* Ap)
   int64_t ip = 0;
   if (rsa == 1 && csa != 1) {
     // Column-major A (a transposed operand): a group of whole micro-panels at a time, k by k,
-    // so each column is read as one run of the group's height.
-    constexpr int64_t kGroup = 8;
+    // so each column is read as one run of the group's height. Columns lie csa apart, a stride
+    // the hardware prefetchers may not follow: the run four columns ahead is requested.
+    constexpr int64_t kGroup = 8, kAhead = 4, kLine = 64 / int64_t(sizeof(T));
     const int64_t full = mc / MR;
     for (int64_t p0 = 0; p0 < full; p0 += kGroup) {
       const int64_t p1 = std::min(full, p0 + kGroup);
       for (int64_t k = 0; k < kc; ++k) {
         const T* src = A + k * csa;
+        if (k + kAhead < kc)
+          for (int64_t e = p0 * MR; e < p1 * MR; e += kLine) __builtin_prefetch(src + kAhead * csa + e);
         for (int64_t pnl = p0; pnl < p1; ++pnl) std::memcpy(Ap + (pnl * kc + k) * MR, src + pnl * MR, sizeof(T) * MR);
       }
     }
