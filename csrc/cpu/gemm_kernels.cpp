@@ -250,7 +250,9 @@ void gemm_packed(const GemmArgs& g) {
         parallel_for(0, nt, 0, [&](int64_t lo, int64_t hi) {
           T* ap = prepacked ? nullptr : scratch<T>(ScratchSlot::GemmA, mc * kc);
           for (int64_t t = lo; t < hi; ++t) {
-            const int64_t r0 = M * t / nt / MR * MR, r1 = t + 1 == nt ? M : M * (t + 1) / nt / MR * MR;
+            // Equal numbers of micro-tiles (the last one may be partial) per thread.
+            const int64_t tiles = (M + MR - 1) / MR, r0 = tiles * t / nt * MR,
+                          r1 = std::min(M, tiles * (t + 1) / nt * MR);
             for (int64_t ic = r0; ic < r1; ic += mc) {
               const int64_t mcur = std::min(mc, r1 - ic);
               block(ic, mcur, a_block(ic, mcur, ap), panel, 0, n_jr);
