@@ -43,13 +43,9 @@ namespace lamina::cpu::LAMINA_ISA {
 #include "cpu/fast_math.h"
 namespace {
 
+// The GEMM's register tile shape (cpu/gemm_tile.h).
 template <class T>
-struct Shape {
-  typedef T V __attribute__((vector_size(kVecBytes)));
-  typedef T VU __attribute__((vector_size(kVecBytes), aligned(sizeof(T))));
-  static constexpr int L = kVecBytes / int(sizeof(T));
-  static constexpr int MR = kTileRows, NV = 2, NR = NV * L;
-};
+using Shape = Tile<T>;
 
 inline int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 

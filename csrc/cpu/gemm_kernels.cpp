@@ -31,9 +31,6 @@ namespace lamina::cpu::LAMINA_ISA {
 #include "cpu/fast_math.h"
 namespace {
 
-// Unaligned views for storing rows of C straight from registers.
-template <class T> struct Unaligned { typedef T type __attribute__((vector_size(kVecBytes), aligned(sizeof(T)))); };
-
 // Packing buffers, kept per thread and grown on demand: a fresh allocation per call would
 // come from mmap and pay a page fault per 4 KiB on every product.
 template <class T>
@@ -74,7 +71,7 @@ void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T*
                   int64_t mr, int64_t nr) {
   using S = Tile<T>;
   using V = typename S::V;
-  using VU = typename Unaligned<T>::type;
+  using VU = typename S::VU;
   constexpr int MR = S::MR, NV = S::NV, NR = S::NR, L = S::L;
   // The C tile's lines (a row of NR values spans two lines unless aligned, always two for
   // 64-byte vectors) are fetched while the K loop runs.

@@ -16,6 +16,7 @@ constexpr int kTileRows = kVecBytes == 64 ? 14 : kVecBytes == 32 ? 6 : 4;
 template <class T>
 struct Tile {
   using V = LanesT<T>;
+  using VU = LanesU<T>;                // V at element alignment
   static constexpr int L = kLanes<T>;  // lanes per vector
   static constexpr int MR = kTileRows;
   static constexpr int NV = 2;         // vectors per row of the tile

@@ -21,6 +21,9 @@ constexpr int kVecBytes = 16;
 template <class T> constexpr int kLanes = kVecBytes / int(sizeof(T));
 template <class T> struct Lanes { typedef T type __attribute__((vector_size(kVecBytes))); };
 template <class T> using LanesT = typename Lanes<T>::type;
+// The same vector type at element alignment, for loads and stores through a cast pointer.
+template <class T> struct LanesUnaligned { typedef T type __attribute__((vector_size(kVecBytes), aligned(sizeof(T)))); };
+template <class T> using LanesU = typename LanesUnaligned<T>::type;
 
 // Lanes from p, p + s, p + 2s, ... (s == 1: one unaligned load).
 template <class T>
