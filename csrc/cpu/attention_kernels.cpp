@@ -180,11 +180,22 @@ T* scratch(int slot, int64_t n) {
 // last strip are zeroed.
 template <class T>
 void pack_strips(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst, T mul = T(1)) {
-  constexpr int64_t NR = Shape<T>::NR;
+  constexpr int64_t NR = Shape<T>::NR, L = Shape<T>::L;
   for (int64_t r0 = 0; r0 < rows; r0 += NR) {
     T* d = dst + r0 * cols;
     const int64_t nr = std::min(NR, rows - r0);
-    for (int64_t c = 0; c < cols; ++c) {
+    int64_t c0 = 0;
+    if (nr == NR) {
+      // Whole L x L blocks: L row vectors in, transposed in registers, L column vectors out.
+      for (; c0 + L <= cols; c0 += L)
+        for (int64_t rb = 0; rb < NR; rb += L) {
+          LanesT<T> v[L];
+          for (int64_t r = 0; r < L; ++r) v[r] = load_lanes(src + (r0 + rb + r) * lds + c0) * mul;
+          transpose_lanes<T>(v);
+          for (int64_t c = 0; c < L; ++c) store_lanes(d + (c0 + c) * NR + rb, v[c]);
+        }
+    }
+    for (int64_t c = c0; c < cols; ++c) {
       for (int64_t r = 0; r < nr; ++r) d[c * NR + r] = src[(r0 + r) * lds + c] * mul;
       for (int64_t r = nr; r < NR; ++r) d[c * NR + r] = T(0);
     }
@@ -420,11 +431,15 @@ void forward_item(const AttentionArgs& a, int64_t item) {
   T* out = static_cast<T*>(a.out) + (h * L + i0) * Ev;
   T* lse = static_cast<T*>(a.lse) + h * L + i0;
   for (int64_t i = 0; i < bq; ++i) {
-    const T l = lrow[i], m = mrow[i];
+    const T l = lrow[i];
     const T inv = l > T(0) ? T(1) / l : T(0);  // fully masked rows give 0, as PyTorch does
     const T* o = Os + i / NR * Ev * NR + i % NR;
     for (int64_t e = 0; e < Ev; ++e) out[i * Ev + e] = o[e * NR] * inv;
-    lse[i] = l > T(0) ? T((m == T(-kInf) ? 0.0 : double(m) * kLn2) + std::log(double(l))) : T(-kInf);
+  }
+  // The running maximum is in base-2 units; a loop of its own so the logarithms vectorise.
+  for (int64_t i = 0; i < bq; ++i) {
+    const T l = lrow[i], m = mrow[i];
+    lse[i] = l > T(0) ? (m == T(-kInf) ? T(0) : m * T(kLn2)) + vlog(l) : T(-kInf);
   }
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 namespace lamina::cpu::LAMINA_ISA {
 
@@ -38,6 +39,34 @@ inline LanesT<T> load_lanes(const T* p, int64_t s = 1) {
 }
 template <class T>
 inline void store_lanes(T* p, LanesT<T> v) { std::memcpy(p, &v, sizeof(v)); }
+
+namespace detail {
+// One butterfly stage of an in-register transpose: rows i and i + B swap their off-diagonal
+// B x B blocks.
+template <int B, class V, std::size_t... I>
+inline void swap_blocks(V& x, V& y, std::index_sequence<I...>) {
+  constexpr int L = int(sizeof...(I));
+  const V lo = __builtin_shufflevector(x, y, ((int(I) & B) ? L + int(I) - B : int(I))...);
+  const V hi = __builtin_shufflevector(x, y, ((int(I) & B) ? L + int(I) : int(I) + B)...);
+  x = lo;
+  y = hi;
+}
+template <int B, class V, int L>
+inline void transpose_stage(V (&v)[L]) {
+  if constexpr (B >= 1) {
+    for (int i = 0; i < L; ++i)
+      if (!(i & B)) swap_blocks<B>(v[i], v[i + B], std::make_index_sequence<L>{});
+    transpose_stage<B / 2>(v);
+  }
+}
+}  // namespace detail
+
+// Transposes the L x L block held as L vectors of L lanes (v[r][c] becomes v[c][r]) in
+// log2(L) shuffle stages.
+template <class T>
+inline void transpose_lanes(LanesT<T> (&v)[kLanes<T>]) {
+  detail::transpose_stage<kLanes<T> / 2>(v);
+}
 
 template <class T>
 inline T hsum(LanesT<T> v) {
