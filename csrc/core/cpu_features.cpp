@@ -87,9 +87,11 @@ void init_isa() {
 Isa CpuInfo::best() const {
   if (avx512f && avx512bw && avx512dq && avx512vl && fma && f16c) return Isa::Avx512;
 #ifdef LAMINA_EMULATE_AVX512
-  if (avx2 && fma && f16c) return Isa::Avx512;  // this build's "avx512" kernels are AVX2 code
+  constexpr Isa kAvx2Kernels = Isa::Avx512;  // this build's "avx512" kernels are AVX2 code
+#else
+  constexpr Isa kAvx2Kernels = Isa::Avx2;
 #endif
-  if (avx2 && fma && f16c) return Isa::Avx2;
+  if (avx2 && fma && f16c) return kAvx2Kernels;
   return Isa::Base;
 }
 

@@ -262,9 +262,7 @@ inline V softmax_exp(V x) {
     const V y = p * reinterpret_cast<V>((__builtin_convertvector(n, VI) + 127) << 23);
     return x < -87.33654f ? V{} : y;
   } else {
-    V y{};
-    for (size_t i = 0; i < sizeof(V) / sizeof(T); ++i) y[i] = std::exp(x[i]);
-    return y;
+    return map_lanes(x, [](T v) { return std::exp(v); });
   }
 }
 
@@ -288,9 +286,7 @@ inline V softmax_exp2(V x) {
     const V y = p * reinterpret_cast<V>((__builtin_convertvector(n, VI) + 127) << 23);
     return x < -126.0f ? V{} : y;
   } else {
-    V y{};
-    for (size_t i = 0; i < sizeof(V) / sizeof(T); ++i) y[i] = std::exp2(x[i]);
-    return y;
+    return map_lanes(x, [](T v) { return std::exp2(v); });
   }
 }
 

@@ -99,26 +99,33 @@ void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T*
 }
 
 // ---- packing: zero-padded micro-panels, reading through any strides
+
+// `panels` whole micro-panels of width W (k-major, W values per k, kc values of k each) from
+// an operand whose values for one k lie in a contiguous run at src + k * ld (row-major B,
+// column-major A): a group of panels at a time, k by k, so each run is read whole instead of
+// W values from a different page per k and panel. Runs lie ld apart, a stride the hardware
+// prefetchers may not follow: the run four k ahead is requested.
+template <int W, class T>
+void pack_runs(const T* src, int64_t ld, int64_t kc, int64_t panels, T* dst) {
+  constexpr int64_t kGroup = 8, kAhead = 4, kLine = 64 / int64_t(sizeof(T));
+  for (int64_t p0 = 0; p0 < panels; p0 += kGroup) {
+    const int64_t p1 = std::min(panels, p0 + kGroup);
+    for (int64_t k = 0; k < kc; ++k) {
+      const T* run = src + k * ld;
+      if (k + kAhead < kc)
+        for (int64_t e = p0 * W; e < p1 * W; e += kLine) __builtin_prefetch(run + kAhead * ld + e);
+      for (int64_t p = p0; p < p1; ++p) std::memcpy(dst + (p * kc + k) * W, run + p * W, sizeof(T) * W);
+    }
+  }
+}
+
 template <class T>
 void pack_a(const T* A, int64_t rsa, int64_t csa, int64_t mc, int64_t kc, T* Ap) {
   constexpr int MR = Tile<T>::MR;
   int64_t ip = 0;
-  if (rsa == 1 && csa != 1) {
-    // Column-major A (a transposed operand): a group of whole micro-panels at a time, k by k,
-    // so each column is read as one run of the group's height. Columns lie csa apart, a stride
-    // the hardware prefetchers may not follow: the run four columns ahead is requested.
-    constexpr int64_t kGroup = 8, kAhead = 4, kLine = 64 / int64_t(sizeof(T));
-    const int64_t full = mc / MR;
-    for (int64_t p0 = 0; p0 < full; p0 += kGroup) {
-      const int64_t p1 = std::min(full, p0 + kGroup);
-      for (int64_t k = 0; k < kc; ++k) {
-        const T* src = A + k * csa;
-        if (k + kAhead < kc)
-          for (int64_t e = p0 * MR; e < p1 * MR; e += kLine) __builtin_prefetch(src + kAhead * csa + e);
-        for (int64_t pnl = p0; pnl < p1; ++pnl) std::memcpy(Ap + (pnl * kc + k) * MR, src + pnl * MR, sizeof(T) * MR);
-      }
-    }
-    ip = full * MR;
+  if (rsa == 1 && csa != 1) {  // column-major A (a transposed operand): whole panels as runs
+    pack_runs<MR>(A, csa, kc, mc / MR, Ap);
+    ip = mc / MR * MR;
   }
   for (; ip < mc; ip += MR) {
     int64_t mr = std::min<int64_t>(MR, mc - ip);
@@ -170,21 +177,13 @@ void pack_b_panel(const T* B, int64_t rsb, int64_t csb, int64_t kc, int64_t nr, 
     for (int64_t j = nr; j < NR; ++j) dst[k * NR + j] = T(0);
 }
 
-// The n columns of B (kc rows) from column 0 on into ceil(n / NR) micro-panels at dst. Row-major
-// B is copied a group of panels at a time, row by row: each row of B is read as one run of the
-// group's width instead of NR values from a different page per row and panel.
+// The n columns of B (kc rows) from column 0 on into ceil(n / NR) micro-panels at dst; the
+// whole panels of a row-major B as runs (pack_runs).
 template <class T>
 void pack_b_panels(const T* B, int64_t rsb, int64_t csb, int64_t kc, int64_t n, T* dst) {
   constexpr int NR = Tile<T>::NR;
-  constexpr int64_t kGroup = 8;
   const int64_t full = csb == 1 ? n / NR : 0;
-  for (int64_t j0 = 0; j0 < full; j0 += kGroup) {
-    const int64_t j1 = std::min(full, j0 + kGroup);
-    for (int64_t k = 0; k < kc; ++k) {
-      const T* src = B + k * rsb;
-      for (int64_t jr = j0; jr < j1; ++jr) std::memcpy(dst + (jr * kc + k) * NR, src + jr * NR, sizeof(T) * NR);
-    }
-  }
+  pack_runs<NR>(B, rsb, kc, full, dst);
   for (int64_t jr = full; jr * NR < n; ++jr)
     pack_b_panel(B + jr * NR * csb, rsb, csb, kc, std::min<int64_t>(NR, n - jr * NR), dst + jr * NR * kc);
 }
@@ -318,9 +317,10 @@ void gemm_direct(const GemmArgs& g) {
       const T* a = A + i * g.rsa;
       if (dots) {
         for (int64_t j = j0; j < j1; j += 4) {
+          const int nb = int(std::min<int64_t>(4, j1 - j));
           T d[4];
-          dot4(a, B + j * g.csb, g.csb, K, int(std::min<int64_t>(4, j1 - j)), d);
-          for (int64_t u = 0; u < std::min<int64_t>(4, j1 - j); ++u) c[j + u] = g.accumulate ? c[j + u] + d[u] : d[u];
+          dot4(a, B + j * g.csb, g.csb, K, nb, d);
+          for (int u = 0; u < nb; ++u) c[j + u] = g.accumulate ? c[j + u] + d[u] : d[u];
         }
       } else {
         if (!g.accumulate)

@@ -68,6 +68,13 @@ inline void transpose_lanes(LanesT<T> (&v)[kLanes<T>]) {
   detail::transpose_stage<kLanes<T> / 2>(v);
 }
 
+// f applied to each lane of v (scalar fallbacks, e.g. libm for float64).
+template <class V, class F>
+inline V map_lanes(V v, const F& f) {
+  for (size_t l = 0; l < sizeof(V) / sizeof(v[0]); ++l) v[l] = f(v[l]);
+  return v;
+}
+
 template <class T>
 inline T hsum(LanesT<T> v) {
   T s = 0;

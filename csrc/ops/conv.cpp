@@ -343,7 +343,7 @@ void forward(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
   const int64_t T_ = tile_pixels<T>(p, get_num_threads()), tiles = (p.P + T_ - 1) / T_;
   auto im2col = k.im2col_panels[int(dtype_of<T>())];
   const int64_t nr = tile<T>(1);
-  const Padded<T> xp = p.pointwise ? Padded<T>{x, p.geom, HW} : pad_planes(p, x);
+  const Padded<T> xp = pad_planes(p, x);  // x itself for 1x1
   for_items(p.N * p.G * tiles, [&](int64_t it, int threads) {
     const int64_t n = it / (p.G * tiles), g = it / tiles % p.G, p0 = it % tiles * T_, np = std::min(T_, p.P - p0);
     const T* xg = xp.data + (n * p.C + g * p.Cg) * xp.plane;
@@ -451,7 +451,7 @@ void backward_weight(const Plan& p, const T* x, const T* dy, T* dw) {
     // accumulator (often larger than L2) fewer times.
     const int64_t T_ = tile_pixels<T>(p, nt, 192), tiles = (p.P + T_ - 1) / T_;
     auto im2col = k.im2col_panels[int(dtype_of<T>())];
-    const Padded<T> xp = p.pointwise ? Padded<T>{x, p.geom, HW} : pad_planes(p, x);
+    const Padded<T> xp = pad_planes(p, x);  // x itself for 1x1
     for_items(p.N * p.G * tiles, [&](int64_t it, int threads) {
       const int64_t n = it / (p.G * tiles), g = it / tiles % p.G, p0 = it % tiles * T_, np = std::min(T_, p.P - p0);
       const T* xg = xp.data + (n * p.C + g * p.Cg) * xp.plane;
