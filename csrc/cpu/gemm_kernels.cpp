@@ -65,22 +65,17 @@ void epilogue(T* C, int64_t ldc, int64_t mr, int64_t nr, const T* bias, int act)
   }
 }
 
-// ---- micro-kernel: C[mr x nr] (+)= Ap (MR x kc, packed) * Bp (kc x NR, packed)
+// ---- micro-kernel: C[mr x nr] (+)= Ap (MR x kc, packed) * Bp (kc x NR, packed); the rows of
+// the C tile that comes next (`next`, `next_rows` of them) are fetched during the K loop.
 template <class T>
 void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T* C, int64_t ldc, bool add,
-                  int64_t mr, int64_t nr) {
+                  int64_t mr, int64_t nr, const T* next, int64_t next_rows) {
   using S = Tile<T>;
   using V = typename S::V;
   using VU = typename S::VU;
   constexpr int MR = S::MR, NV = S::NV, NR = S::NR, L = S::L;
-  // The C tile's lines (a row of NR values spans two lines unless aligned, always two for
-  // 64-byte vectors) are fetched while the K loop runs.
-  for (int i = 0; i < MR && i < mr; ++i) {
-    __builtin_prefetch(C + i * ldc, 1);
-    __builtin_prefetch(C + i * ldc + NR - 1, 1);
-  }
   V acc[MR][NV];
-  tile_product<T, true>(kc, Ap, [Bp](int64_t k) { return Bp + k * NR; }, acc);
+  tile_product<T, true>(kc, Ap, [Bp](int64_t k) { return Bp + k * NR; }, acc, next, ldc, next_rows);
   if (mr == MR && nr == NR) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
@@ -225,12 +220,15 @@ void gemm_packed(const GemmArgs& g) {
       // C[ic : ic + mcur, jc + jr * NR ...] for the packed A block `ap`, whose micro-panels lie
       // `panel` elements apart (kcur for a block packed here, K for a prepacked A).
       auto block = [&](int64_t ic, int64_t mcur, const T* ap, int64_t panel, int64_t jr_lo, int64_t jr_hi) {
+        // Tiles in the order they are computed, each passed the address of the next one.
         for (int64_t jr = jr_lo; jr < jr_hi; ++jr) {
           const int64_t nr = std::min<int64_t>(NR, ncur - jr * NR);
           for (int64_t ir = 0; ir < mcur; ir += MR) {
             const int64_t mr = std::min<int64_t>(MR, mcur - ir);
             T* c = C + (ic + ir) * g.ldc + jc + jr * NR;
-            micro_kernel<T>(kcur, ap + ir / MR * panel, b_panel(jr), c, g.ldc, add, mr, nr);
+            const T* next = ir + MR < mcur ? c + MR * g.ldc : jr + 1 < jr_hi ? C + ic * g.ldc + jc + (jr + 1) * NR : nullptr;
+            const int64_t next_rows = ir + MR < mcur ? std::min<int64_t>(MR, mcur - ir - MR) : std::min<int64_t>(MR, mcur);
+            micro_kernel<T>(kcur, ap + ir / MR * panel, b_panel(jr), c, g.ldc, add, mr, nr, next, next_rows);
             if (last) epilogue<T>(c, g.ldc, mr, nr, bias ? bias + jc + jr * NR : nullptr, g.act);
           }
         }

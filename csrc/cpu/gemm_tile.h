@@ -3,6 +3,7 @@
 // MR rows of A times NR = 2 vectors of B, the MR x NR block of C held in registers for the whole
 // K loop. MR fills the register file of the ISA this file is compiled for.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 #include "cpu/vec.h"
@@ -25,19 +26,22 @@ struct Tile {
 
 // acc[i][j] = sum over k < kc of Ap[k * MR + i] * B[k][j * L ..], with Ap an A micro-panel
 // (k-major, MR values per k) and brow(k) the address of B row k (NR contiguous values, 64-byte
-// aligned when kAligned).
+// aligned when kAligned). When `next` is given, the first 2 * next_rows iterations each fetch one
+// line of the next C tile (rows of NR values, ldc apart): its lines arrive while this tile
+// computes, and one line per k keeps the outstanding misses well within the L1 miss buffers,
+// which the whole tile requested at once would overrun and stall on.
 template <class T, bool kAligned, class BRow>
 inline void tile_product(int64_t kc, const T* __restrict Ap, const BRow& brow,
-                         typename Tile<T>::V (&acc)[Tile<T>::MR][Tile<T>::NV]) {
+                         typename Tile<T>::V (&acc)[Tile<T>::MR][Tile<T>::NV], const T* next = nullptr,
+                         int64_t ldc = 0, int64_t next_rows = 0) {
   using S = Tile<T>;
   using V = typename S::V;
-  constexpr int MR = S::MR, NV = S::NV, L = S::L;
+  constexpr int MR = S::MR, NV = S::NV, NR = S::NR;
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) acc[i][j] = V{};
-#pragma GCC unroll 4
-  for (int64_t k = 0; k < kc; ++k) {
+  auto step = [&](int64_t k) __attribute__((always_inline)) {
     const T* b = brow(k);
     V b0, b1;
     if constexpr (kAligned) {
@@ -45,7 +49,7 @@ inline void tile_product(int64_t kc, const T* __restrict Ap, const BRow& brow,
       b1 = reinterpret_cast<const V*>(b)[1];
     } else {
       b0 = load_lanes(b);
-      b1 = load_lanes(b + L);
+      b1 = load_lanes(b + S::L);
     }
     const T* a = Ap + k * MR;
 #pragma GCC unroll 16
@@ -54,7 +58,14 @@ inline void tile_product(int64_t kc, const T* __restrict Ap, const BRow& brow,
       acc[i][0] += b0 * ai;
       acc[i][1] += b1 * ai;
     }
+  };
+  const int64_t kp = next ? std::min(kc, 2 * next_rows) : 0;
+  for (int64_t k = 0; k < kp; ++k) {
+    step(k);
+    __builtin_prefetch(next + (k >> 1) * ldc + (k & 1) * (NR - 1), 1, 2);
   }
+#pragma GCC unroll 4
+  for (int64_t k = kp; k < kc; ++k) step(k);
 }
 
 }  // namespace lamina::cpu::LAMINA_ISA
