@@ -142,6 +142,19 @@ def test_matmul_sizes(isa, dtype, mkn):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_matmul_fringe_tiles(isa, dtype):
+    """Every count of leftover rows a register tile can be left with (tiles are 14, 6 or 4 rows by
+    2 vectors: 32, 16 or 8 float32 columns), and the column counts around one and two vectors (the
+    kernels run narrower tiles over fringes)."""
+    rng = np.random.default_rng(7)
+    for m in range(5, 31):
+        for n in (3, 4, 7, 8, 9, 15, 16, 17, 23, 31, 32, 33, 48, 67):
+            a, b = values(rng, (m, 40), dtype), values(rng, (40, n), dtype)
+            poison((m, n))
+            check_mm(lt(a, LDT[dtype]) @ lt(b, LDT[dtype]), a, b, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_matmul_long_k(isa, dtype):
     rng = np.random.default_rng(4096)
     a, b = values(rng, (5, 4096), dtype), values(rng, (4096, 19), dtype)

@@ -268,17 +268,17 @@ void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, i
   T* y = static_cast<T*>(a.y);
   const int64_t* o = off.data();
   alignas(64) T buf[MR * NR];
-  // The tile of wide pixels [q, q + NR) for weight rows [m, m + mr) over taps [k0, k0 + kn):
-  // computed, then its valid pixels (column < OW, row < oy1) written (plus the bias) or added,
-  // row segment by row segment.
-  auto tile = [&](int64_t m, int64_t mr, int64_t q, int64_t k0, int64_t kn, bool add) {
+  // The tile of wide pixels [q, q + nr) (nr <= NR) for weight rows [m, m + mr) over taps
+  // [k0, k0 + kn): computed, then its valid pixels (column < OW, row < oy1) written (plus the
+  // bias) or added, row segment by row segment.
+  auto tile = [&](int64_t m, int64_t mr, int64_t q, int64_t nr, int64_t k0, int64_t kn, bool add) {
     typename S::V acc[MR][NV];
     const T* xq = x + q;
     const int64_t* ok = o + k0;
-    tile_product<T, false>(kn, w + m * K + k0 * MR, [xq, ok](int64_t k) { return xq + ok[k]; }, acc);
+    tile_product<T, false>(mr, nr, kn, w + m * K + k0 * MR, [xq, ok](int64_t k) { return xq + ok[k]; }, acc);
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NV; ++j) std::memcpy(buf + i * NR + j * L, &acc[i][j], sizeof(acc[i][j]));
-    for (int64_t s = q, e = q + NR; s < e;) {
+    for (int64_t s = q, e = q + nr; s < e;) {
       const int64_t oy = s / Wp, ox = s % Wp, seg = std::min(e, (oy + 1) * Wp);
       if (oy >= oy1) break;
       const int64_t n = std::min(seg, oy * Wp + g.OW) - s;
@@ -303,10 +303,11 @@ void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, i
     for (int64_t sl = 0; sl < slices; ++sl) {
       const int64_t c0 = g.C * sl / slices, c1 = g.C * (sl + 1) / slices, k0 = c0 * taps, kn = (c1 - c0) * taps;
       if (a.wide) {
-        for (int64_t q = oy0 * Wp, qe = (oy1 - 1) * Wp + g.OW; q < qe; q += NR) tile(m, mr, q, k0, kn, sl > 0);
+        for (int64_t q = oy0 * Wp, qe = (oy1 - 1) * Wp + g.OW; q < qe; q += NR)
+          tile(m, mr, q, std::min<int64_t>(NR, qe - q), k0, kn, sl > 0);
       } else {
         for (int64_t oy = oy0; oy < oy1; ++oy)
-          for (int64_t ox = 0; ox < g.OW; ox += NR) tile(m, mr, oy * Wp + ox, k0, kn, sl > 0);
+          for (int64_t ox = 0; ox < g.OW; ox += NR) tile(m, mr, oy * Wp + ox, std::min<int64_t>(NR, g.OW - ox), k0, kn, sl > 0);
       }
     }
   }

@@ -75,7 +75,7 @@ void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T*
   using VU = typename S::VU;
   constexpr int MR = S::MR, NV = S::NV, NR = S::NR, L = S::L;
   V acc[MR][NV];
-  tile_product<T, true>(kc, Ap, [Bp](int64_t k) { return Bp + k * NR; }, acc, next, ldc, next_rows);
+  tile_product<T, true>(mr, nr, kc, Ap, [Bp](int64_t k) { return Bp + k * NR; }, acc, next, ldc, next_rows);
   if (mr == MR && nr == NR) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)

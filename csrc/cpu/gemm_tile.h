@@ -5,6 +5,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "cpu/vec.h"
 
@@ -24,39 +25,41 @@ struct Tile {
   static constexpr int NR = NV * L;
 };
 
-// acc[i][j] = sum over k < kc of Ap[k * MR + i] * B[k][j * L ..], with Ap an A micro-panel
-// (k-major, MR values per k) and brow(k) the address of B row k (NR contiguous values, 64-byte
-// aligned when kAligned). When `next` is given, the first 2 * next_rows iterations each fetch one
-// line of the next C tile (rows of NR values, ldc apart): its lines arrive while this tile
-// computes, and one line per k keeps the outstanding misses well within the L1 miss buffers,
-// which the whole tile requested at once would overrun and stall on.
-template <class T, bool kAligned, class BRow>
+// acc[i][j] = sum over k < kc of Ap[k * MR + i] * B[k][j * L ..] for i < M, j < N (the rest
+// of acc zero), with Ap an A micro-panel (k-major, MR values per k) and brow(k) the address of
+// B row k (N * L contiguous values, 64-byte aligned when kAligned). When `next` is given, the
+// first 2 * next_rows iterations each fetch one line of the next C tile (rows of NR values, ldc
+// apart): its lines arrive while this tile computes, and one line per k keeps the outstanding
+// misses well within the L1 miss buffers, which the whole tile requested at once would overrun
+// and stall on.
+template <class T, bool kAligned, int M, int N, class BRow>
 inline void tile_product(int64_t kc, const T* __restrict Ap, const BRow& brow,
-                         typename Tile<T>::V (&acc)[Tile<T>::MR][Tile<T>::NV], const T* next = nullptr,
-                         int64_t ldc = 0, int64_t next_rows = 0) {
+                         typename Tile<T>::V (&acc)[Tile<T>::MR][Tile<T>::NV], const T* next, int64_t ldc,
+                         int64_t next_rows) {
   using S = Tile<T>;
   using V = typename S::V;
   constexpr int MR = S::MR, NV = S::NV, NR = S::NR;
+  // Summed in a local array, which stays in registers: acc, reached through a reference, might
+  // alias what brow reads, and would be stored back on every k.
+  V c[M][N];
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
+  for (int i = 0; i < M; ++i)
 #pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) acc[i][j] = V{};
+    for (int j = 0; j < N; ++j) c[i][j] = V{};
   auto step = [&](int64_t k) __attribute__((always_inline)) {
     const T* b = brow(k);
-    V b0, b1;
-    if constexpr (kAligned) {
-      b0 = reinterpret_cast<const V*>(b)[0];
-      b1 = reinterpret_cast<const V*>(b)[1];
-    } else {
-      b0 = load_lanes(b);
-      b1 = load_lanes(b + S::L);
+    V bv[N];
+#pragma GCC unroll 4
+    for (int j = 0; j < N; ++j) {
+      if constexpr (kAligned) bv[j] = reinterpret_cast<const V*>(b)[j];
+      else bv[j] = load_lanes(b + j * S::L);
     }
     const T* a = Ap + k * MR;
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < M; ++i) {
       T ai = a[i];
-      acc[i][0] += b0 * ai;
-      acc[i][1] += b1 * ai;
+#pragma GCC unroll 4
+      for (int j = 0; j < N; ++j) c[i][j] += bv[j] * ai;
     }
   };
   const int64_t kp = next ? std::min(kc, 2 * next_rows) : 0;
@@ -66,6 +69,30 @@ inline void tile_product(int64_t kc, const T* __restrict Ap, const BRow& brow,
   }
 #pragma GCC unroll 4
   for (int64_t k = kp; k < kc; ++k) step(k);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = i < M && j < N ? c[i][j] : V{};
+}
+
+// The tile product for the top-left mr x nr of the tile (B rows need only nr values): the
+// whole-tile loop, or a narrower one (one vector of B; MR/2, MR/4 or one row of A) where that
+// covers the fringe, so a tile of a few leftover rows or columns costs in proportion to its size.
+template <class T, bool kAligned, class BRow>
+inline void tile_product(int64_t mr, int64_t nr, int64_t kc, const T* __restrict Ap, const BRow& brow,
+                         typename Tile<T>::V (&acc)[Tile<T>::MR][Tile<T>::NV], const T* next = nullptr,
+                         int64_t ldc = 0, int64_t next_rows = 0) {
+  using S = Tile<T>;
+  constexpr int MR = S::MR, M2 = (MR + 1) / 2, M4 = (MR + 3) / 4;
+  auto rows = [&](auto n) __attribute__((always_inline)) {
+    constexpr int N = decltype(n)::value;
+    if (mr > M2) tile_product<T, kAligned, MR, N>(kc, Ap, brow, acc, next, ldc, next_rows);
+    else if (mr > M4) tile_product<T, kAligned, M2, N>(kc, Ap, brow, acc, next, ldc, next_rows);
+    else if (mr > 1) tile_product<T, kAligned, M4, N>(kc, Ap, brow, acc, next, ldc, next_rows);
+    else tile_product<T, kAligned, 1, N>(kc, Ap, brow, acc, next, ldc, next_rows);
+  };
+  if (nr > S::L) rows(std::integral_constant<int, 2>{});
+  else rows(std::integral_constant<int, 1>{});
 }
 
 }  // namespace lamina::cpu::LAMINA_ISA

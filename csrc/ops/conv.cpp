@@ -16,6 +16,7 @@
 #include "ops/conv.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -231,36 +232,54 @@ void pad_plane(const cpu::ConvGeom& g, const cpu::ConvGeom& r, const T* src, T* 
   std::memset(dst + (g.pt + g.H) * r.W, 0, size_t((r.H - g.pt - g.H) * r.W) * sizeof(T));
 }
 
-// Padded input planes `plane` elements apart, with the geometry over them.
+// The input planes of one image and group at a time as the kernels read them (padded_geom),
+// copied on the thread that asks into a buffer of its own and kept there while that thread's
+// next items come from the same image: the planes stay in L2 between the copy and the kernels
+// that read them, where padding the whole batch first sent every plane out to memory and back.
+// Column-strided convolutions get their rows split into column phases, so that the patch copies
+// read contiguous runs instead of gathering every sw-th element. With `slack`, the planes are
+// always a copy, followed by that many zeros (the direct convolution's last tiles read past the
+// last plane into lanes it discards); without it and without a border, x itself.
 template <class T>
-struct Padded {
-  const T* data;
-  cpu::ConvGeom geom;
-  int64_t plane;
-};
-
-// Every plane of x padded (a per-thread buffer of the calling thread), or x itself when there
-// is no border. With `slack`, always a copy, followed by that many zeros (the direct
-// convolution's last tiles read past the last plane into lanes it discards). Column-strided
-// convolutions get their rows split into column phases, so that the patch copies read
-// contiguous runs instead of gathering every sw-th element.
-template <class T>
-Padded<T> pad_planes(const Plan& p, const T* x, int64_t slack = 0) {
-  PaddedGeom r = padded_geom(p);
-  if (r.geom.sw > 1) {
-    r.geom.phase = (r.geom.W + r.geom.sw - 1) / r.geom.sw;
-    r.geom.W = r.geom.phase * r.geom.sw;
-    r.copy = true;
+class ImagePlanes {
+ public:
+  ImagePlanes(const Plan& p, const T* x, int64_t slack = 0) : p_(p), x_(x), slack_(slack), r_(padded_geom(p)) {
+    if (r_.geom.sw > 1) {
+      r_.geom.phase = (r_.geom.W + r_.geom.sw - 1) / r_.geom.sw;
+      r_.geom.W = r_.geom.phase * r_.geom.sw;
+      r_.copy = true;
+    }
+    r_.copy = r_.copy || slack > 0;
+    plane_ = r_.copy ? r_.geom.H * r_.geom.W : p.H * p.W;
+    static std::atomic<uint64_t> calls{0};
+    id_ = ++calls;
   }
-  if (!r.copy && slack == 0) return {x, r.geom, p.H * p.W};
-  const int64_t plane = r.geom.H * r.geom.W, HW = p.H * p.W;
-  T* d = scratch<T>(ScratchSlot::ConvPadded, p.N * p.C * plane + slack);
-  std::memset(d + p.N * p.C * plane, 0, size_t(slack) * sizeof(T));
-  parallel_for(0, p.N * p.C, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) pad_plane(p.geom, r.geom, x + i * HW, d + i * plane);
-  });
-  return {d, r.geom, plane};
-}
+  const cpu::ConvGeom& geom() const { return r_.geom; }
+  int64_t plane() const { return plane_; }
+  // The Cg planes of image n, group g, plane() elements apart.
+  const T* get(int64_t n, int64_t g) const {
+    const int64_t first = n * p_.C + g * p_.Cg, HW = p_.H * p_.W;
+    if (!r_.copy) return x_ + first * HW;
+    thread_local uint64_t held_id = 0;
+    thread_local int64_t held_first = -1;
+    T* d = scratch<T>(ScratchSlot::ConvPadded, p_.Cg * plane_ + slack_);
+    if (held_id != id_ || held_first != first) {
+      for (int64_t c = 0; c < p_.Cg; ++c) pad_plane(p_.geom, r_.geom, x_ + (first + c) * HW, d + c * plane_);
+      std::memset(d + p_.Cg * plane_, 0, size_t(slack_) * sizeof(T));
+      held_id = id_;
+      held_first = first;
+    }
+    return d;
+  }
+
+ private:
+  const Plan& p_;
+  const T* x_;
+  int64_t slack_;
+  PaddedGeom r_;
+  int64_t plane_ = 0;
+  uint64_t id_ = 0;
+};
 
 // Depthwise paths: for each (image, channel) plane, `f(padded plane, n, c)` on the thread that
 // padded it into its own small buffer, which stays in L1 for the channel's filters.
@@ -287,11 +306,11 @@ void for_padded_planes(const Plan& p, const T* x, const PaddedGeom& r, const F& 
 template <class T>
 void forward_direct(const Plan& p, const T* x, const T* wp, int64_t wstride, const T* bias, T* y) {
   const int64_t mr = tile<T>(0), nr = tile<T>(1);
-  const Padded<T> xp = pad_planes(p, x, nr);
-  const cpu::ConvGeom& g = xp.geom;
+  const ImagePlanes<T> xp(p, x, nr);
+  const cpu::ConvGeom& g = xp.geom();
   cpu::DirectConvArgs a;
   a.geom = g;
-  a.plane = xp.plane;
+  a.plane = xp.plane();
   const int64_t row_tiles = (p.OW + nr - 1) / nr * p.OH, wide_tiles = ((p.OH - 1) * g.W + p.OW + nr - 1) / nr;
   a.wide = wide_tiles < row_tiles;
   // A slice's weight panel (MR rows) in half of L1.
@@ -311,7 +330,7 @@ void forward_direct(const Plan& p, const T* x, const T* wp, int64_t wstride, con
       const int64_t mi = it % msplit, b = it / msplit % bands, gi = it / (msplit * bands) % p.G,
                     n = it / (msplit * bands * p.G);
       cpu::DirectConvArgs ai = a;
-      ai.x = xp.data + (n * p.C + gi * p.Cg) * xp.plane;
+      ai.x = xp.get(n, gi);
       ai.w = wp + gi * wstride;
       ai.bias = bias ? bias + gi * p.Og : nullptr;
       ai.y = y + (n * p.O + gi * p.Og) * p.P;
@@ -343,16 +362,16 @@ void forward(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
   const int64_t T_ = tile_pixels<T>(p, get_num_threads()), tiles = (p.P + T_ - 1) / T_;
   auto im2col = k.im2col_panels[int(dtype_of<T>())];
   const int64_t nr = tile<T>(1);
-  const Padded<T> xp = pad_planes(p, x);  // x itself for 1x1
+  const ImagePlanes<T> xp(p, x);  // x itself for 1x1
   for_items(p.N * p.G * tiles, [&](int64_t it, int threads) {
     const int64_t n = it / (p.G * tiles), g = it / tiles % p.G, p0 = it % tiles * T_, np = std::min(T_, p.P - p0);
-    const T* xg = xp.data + (n * p.C + g * p.Cg) * xp.plane;
+    const T* xg = xp.get(n, g);
     T* yg = y + (n * p.O + g * p.Og) * p.P + p0;
     if (bias) fill_bias(yg, g * p.Og, p.Og, np);
     Operand<T> B = strided(xg + p0, HW, 1);
     if (!p.pointwise) {
       T* col = scratch<T>(ScratchSlot::ConvPatches, p.K * round_up(np, nr));
-      im2col(xp.geom, xg, p0, np, nr, col);
+      im2col(xp.geom(), xg, p0, np, nr, col);
       B = packed<T>(col);
     }
     gemm<T>(p.Og, np, p.K, packed(wp.data() + g * wstride), B, yg, p.P, bias != nullptr, threads);
@@ -451,17 +470,17 @@ void backward_weight(const Plan& p, const T* x, const T* dy, T* dw) {
     // accumulator (often larger than L2) fewer times.
     const int64_t T_ = tile_pixels<T>(p, nt, 192), tiles = (p.P + T_ - 1) / T_;
     auto im2col = k.im2col_panels[int(dtype_of<T>())];
-    const Padded<T> xp = pad_planes(p, x);  // x itself for 1x1
+    const ImagePlanes<T> xp(p, x);  // x itself for 1x1
     for_items(p.N * p.G * tiles, [&](int64_t it, int threads) {
       const int64_t n = it / (p.G * tiles), g = it / tiles % p.G, p0 = it % tiles * T_, np = std::min(T_, p.P - p0);
-      const T* xg = xp.data + (n * p.C + g * p.Cg) * xp.plane;
+      const T* xg = xp.get(n, g);
       // B (np x K) is the transposed patch matrix: the image itself for 1x1, else the patches
       // copied from the padded planes as one K x np panel.
       const T* B = xg + p0;
       int64_t ldb = HW;
       if (!p.pointwise) {
         T* col = scratch<T>(ScratchSlot::ConvPatches, p.K * np);
-        im2col(xp.geom, xg, p0, np, np, col);
+        im2col(xp.geom(), xg, p0, np, np, col);
         B = col;
         ldb = np;
       }
