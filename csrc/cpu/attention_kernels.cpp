@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <numeric>
 #include <type_traits>
 #include <vector>
@@ -165,12 +166,28 @@ void product(int64_t m, int64_t n, int64_t k, const T* A, int64_t ai, int64_t ap
   }
 }
 
+// Line-aligned storage for the tiles: a strip row of NR values then spans whole cache lines,
+// and a vector load never straddles two.
+template <class T>
+struct LineAllocator {
+  using value_type = T;
+  LineAllocator() = default;
+  template <class U>
+  LineAllocator(const LineAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); }
+  template <class U>
+  bool operator==(const LineAllocator<U>&) const { return true; }
+  template <class U>
+  bool operator!=(const LineAllocator<U>&) const { return false; }
+};
+
 // Per-thread tiles, grown on demand and reused across calls (allocation would dominate small
 // items). Fresh memory is zeroed, so padding that is read but never written stays finite.
 template <class T>
 T* scratch(int slot, int64_t n) {
-  thread_local std::vector<T> bufs[16];
-  std::vector<T>& b = bufs[slot];
+  thread_local std::vector<T, LineAllocator<T>> bufs[16];
+  auto& b = bufs[slot];
   if (int64_t(b.size()) < n) b.resize(size_t(n));
   return b.data();
 }
