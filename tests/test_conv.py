@@ -88,6 +88,11 @@ CONV2D_CASES = [
     ((1, 160, 6, 37), (13, 160, 3, 3), {"padding": 1}),
     ((1, 16, 70, 32), (30, 16, 3, 3), {"padding": 1}),
     ((3, 20, 11, 9), (14, 10, 3, 2), {"padding": (1, 0), "groups": 2, "dilation": (2, 1)}),
+    # column stride 2 splits padded rows into two phases in one pass: even and odd widths with
+    # even and odd left padding
+    ((2, 3, 6, 10), (4, 3, 3, 3), {"stride": 2, "padding": 2}),
+    ((2, 3, 6, 11), (4, 3, 3, 3), {"stride": 2, "padding": (0, 3)}),
+    ((1, 2, 5, 2), (3, 2, 1, 2), {"stride": (1, 2)}),
 ]
 
 

@@ -209,6 +209,22 @@ void pad_plane(const cpu::ConvGeom& g, const cpu::ConvGeom& r, const T* src, T* 
   for (int64_t y = 0; y < g.H; ++y) {
     T* row = dst + (y + g.pt) * r.W;
     const T* s = src + y * g.W;
+    if (r.phase && r.sw == 2) {
+      // The common stride in one pass: input columns c, c + 1 with c + pl even go to element
+      // (c + pl) / 2 of phases 0 and 1 (a leading odd column first).
+      std::memset(row, 0, size_t(r.W) * sizeof(T));
+      int64_t c = 0;
+      if ((g.pl & 1) && g.W > 0) row[r.phase + g.pl / 2] = s[c++];
+      T* d0 = row + (c + g.pl) / 2;
+      T* d1 = d0 + r.phase;
+      const int64_t pairs = (g.W - c) / 2;
+      for (int64_t i = 0; i < pairs; ++i) {
+        d0[i] = s[c + 2 * i];
+        d1[i] = s[c + 2 * i + 1];
+      }
+      if ((g.W - c) & 1) d0[pairs] = s[g.W - 1];
+      continue;
+    }
     if (r.phase) {
       for (int64_t ph = 0; ph < r.sw; ++ph) {
         // Phase elements i read column i * sw + ph - pl: inside the row for i in [lo, hi).
@@ -217,10 +233,7 @@ void pad_plane(const cpu::ConvGeom& g, const cpu::ConvGeom& r, const T* src, T* 
         T* d = row + ph * r.phase;
         const T* sp = s + first;
         std::fill(d, d + lo, T(0));
-        if (r.sw == 2)  // the common stride, as a constant: the compiler's vector deinterleave
-          for (int64_t i = lo; i < hi; ++i) d[i] = sp[2 * i];
-        else
-          for (int64_t i = lo; i < hi; ++i) d[i] = sp[i * r.sw];
+        for (int64_t i = lo; i < hi; ++i) d[i] = sp[i * r.sw];
         std::fill(d + hi, d + r.phase, T(0));
       }
       continue;
