@@ -103,6 +103,21 @@ def test_host_block_cache_reuses_and_releases_memory():
     assert lamina.cpu.memory_cached() == 0
 
 
+def test_host_block_cache_keeps_mid_size_blocks_only():
+    lamina.cpu.empty_cache()
+    small = lamina.ones((100 << 10) // 4)  # 100 KiB: left to malloc
+    del small
+    assert lamina.cpu.memory_cached() == 0
+    mid = lamina.ones((512 << 10) // 4 - 3)  # just under 512 KiB: cached as whole pages
+    del mid
+    assert lamina.cpu.memory_cached() == 512 << 10
+    again = lamina.zeros((512 << 10) // 4)  # takes the block back, zeroed
+    assert lamina.cpu.memory_cached() == 0
+    assert not again.numpy().any()
+    del again
+    lamina.cpu.empty_cache()
+
+
 def test_host_block_cache_can_be_turned_off():
     code = ("import lamina; a = lamina.ones(1 << 22); del a; "
             "assert lamina.cpu.memory_cached() == 0, lamina.cpu.memory_cached()")

@@ -18,7 +18,8 @@ namespace lamina {
 namespace {
 
 constexpr size_t kHuge = size_t(2) << 20;
-constexpr size_t kCachedMin = 2 * kHuge;  // blocks this large are huge-page backed and cached
+constexpr size_t kHugeMin = 2 * kHuge;           // blocks this large are huge-page backed
+constexpr size_t kCachedMin = size_t(256) << 10;  // blocks this large are cached when freed
 
 // Freed large host blocks kept for reuse. A training step allocates the same big activations
 // and gradients every iteration; handing the memory back to the kernel means each new tensor
@@ -111,8 +112,10 @@ class HostBlockCache {
   size_t limit_ = 0;
 };
 
+// Cached blocks are whole pages (huge pages from kHugeMin on), so that a block freed by one
+// tensor fits the next of about its size.
 size_t rounded_size(int64_t nbytes) {
-  const size_t align = size_t(nbytes) >= kCachedMin ? kHuge : 64;
+  const size_t align = size_t(nbytes) >= kHugeMin ? kHuge : size_t(nbytes) >= kCachedMin ? 4096 : 64;
   size_t n = (size_t(nbytes) + align - 1) / align * align;  // aligned_alloc wants a multiple
   return n == 0 ? 64 : n;
 }
@@ -123,14 +126,15 @@ void* host_alloc(int64_t nbytes) {
   // Large buffers go on 2 MiB boundaries and ask for transparent huge pages: first touch then
   // faults once per 2 MiB instead of once per 4 KiB (NumPy does the same).
   const size_t n = rounded_size(nbytes);
-  const bool huge = n >= kCachedMin;
-  if (huge) {
+  const bool huge = n >= kHugeMin, cached = n >= kCachedMin;
+  if (cached) {
     if (void* p = HostBlockCache::get().take(n)) return p;
   }
-  void* p = std::aligned_alloc(huge ? kHuge : 64, n);
-  if (!p && huge) {
+  const size_t align = huge ? kHuge : cached ? 4096 : 64;
+  void* p = std::aligned_alloc(align, n);
+  if (!p && cached) {
     HostBlockCache::get().clear();
-    p = std::aligned_alloc(kHuge, n);
+    p = std::aligned_alloc(align, n);
   }
   if (!p) throw std::bad_alloc();
   if (huge) madvise(p, n, MADV_HUGEPAGE);
@@ -141,8 +145,8 @@ void host_free(void* p, int64_t nbytes) {
   if (!p) return;
   const size_t n = rounded_size(nbytes);
   if (n >= kCachedMin) {
-    // Only blocks from host_alloc reach here, so a cached block is always 2 MiB aligned and
-    // exactly n bytes long.
+    // Only blocks from host_alloc reach here, so a cached block is always aligned as
+    // host_alloc aligns a block of its size, and exactly n bytes long.
     HostBlockCache::get().give(p, n);
     return;
   }

@@ -154,15 +154,28 @@ void pack_a(const T* A, int64_t rsa, int64_t csa, int64_t mc, int64_t kc, T* Ap)
 
 template <class T>
 void pack_b_panel(const T* B, int64_t rsb, int64_t csb, int64_t kc, int64_t nr, T* dst) {
-  constexpr int NR = Tile<T>::NR;
+  constexpr int NR = Tile<T>::NR, L = Tile<T>::L;
   if (csb == 1 && nr == NR) {
     for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, B + k * rsb, sizeof(T) * NR);
     return;
   }
+  int64_t k0 = 0;
+  if (rsb == 1 && nr == NR) {
+    // Column-major B (a transposed operand, or the patches of a weight gradient): L x L blocks,
+    // L columns read as runs of L values, transposed in registers into L rows of the panel.
+    for (; k0 + L <= kc; k0 += L)
+      for (int jb = 0; jb < NR; jb += L) {
+        LanesT<T> v[L];
+        for (int r = 0; r < L; ++r) v[r] = load_lanes(B + (jb + r) * csb + k0);
+        transpose_lanes<T>(v);
+        for (int c = 0; c < L; ++c) store_lanes(dst + (k0 + c) * NR + jb, v[c]);
+      }
+    if (k0 == kc) return;
+  }
   if (rsb == 1) {
     for (int64_t j = 0; j < nr; ++j) {
       const T* col = B + j * csb;
-      for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = col[k];
+      for (int64_t k = k0; k < kc; ++k) dst[k * NR + j] = col[k];
     }
   } else {
     for (int64_t k = 0; k < kc; ++k)

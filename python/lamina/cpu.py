@@ -1,4 +1,4 @@
-"""Host memory: lamina keeps freed large CPU buffers (4 MiB and up) for reuse, so a training
+"""Host memory: lamina keeps freed large CPU buffers (256 KiB and up) for reuse, so a training
 loop that allocates the same activations every step does not fault in fresh pages each time.
 The cache is bounded by the ``LAMINA_CPU_CACHE_MB`` environment variable (default 1024; 0 turns
 it off) and is emptied automatically before an allocation would fail."""
