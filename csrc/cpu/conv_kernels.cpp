@@ -258,10 +258,15 @@ void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, i
   constexpr int MR = S::MR, NR = S::NR, NV = S::NV, L = S::L;
   const ConvGeom& g = a.geom;
   const int64_t K = g.C * g.KH * g.KW, Wp = g.W, P = g.OH * g.OW;
+  // Tap (ky, kx) of a phased input reads phase plane (dy % sh, dx % sw) from (dy / sh, dx / sw) on.
+  const int64_t sh = a.phased ? g.sh : 1, sw = a.phased ? g.sw : 1, sub = g.H * g.W;
   std::vector<int64_t> off(size_t(std::max<int64_t>(K, 1)));
   for (int64_t c = 0, k = 0; c < g.C; ++c)
     for (int64_t ky = 0; ky < g.KH; ++ky)
-      for (int64_t kx = 0; kx < g.KW; ++kx) off[size_t(k++)] = c * a.plane + ky * g.dh * Wp + kx * g.dw;
+      for (int64_t kx = 0; kx < g.KW; ++kx) {
+        const int64_t dy = ky * g.dh, dx = kx * g.dw;
+        off[size_t(k++)] = c * a.plane + (dy % sh * sw + dx % sw) * sub + dy / sh * Wp + dx / sw;
+      }
   const T* x = static_cast<const T*>(a.x);
   const T* w = static_cast<const T*>(a.w);
   const T* bias = static_cast<const T*>(a.bias);

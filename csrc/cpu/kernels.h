@@ -225,18 +225,22 @@ using Col2imFn = void (*)(const ConvGeom&, const void* col, int64_t p0, int64_t 
 // an input with no padding (pt = pl = 0, every tap inside: the caller pads the planes) and, at
 // column strides above 1, rows split into phases, so each panel is plain row copies.
 using Im2colPanelsFn = void (*)(const ConvGeom&, const void* x, int64_t p0, int64_t np, int64_t nr, void* panels);
-// Direct convolution at stride 1 (no patch copies): over planes already padded (geom has no
-// padding left; H x W = the padded plane), output rows [oy0, oy1) for the packed weight rows
+// Direct convolution (no patch copies): over planes already padded (geom has no padding left;
+// H x W = the padded plane), output rows [oy0, oy1) for the packed weight rows
 // [m0, m1) (GemmArgs::Apacked layout, K = C * KH * KW, m0 a multiple of MR). Tiles of NR
 // consecutive pixels of the "wide" output (OH x W, columns from OW on are discarded) are read
 // with one offset per tap; `wide` runs tiles across rows, otherwise each output row is tiled on
 // its own (less waste when OW is a multiple of NR). x needs NR elements of slack after the last
 // plane. y (+ bias per row when given) is written, not accumulated: rows are OH * OW apart.
 // The taps are summed a slice of channels at a time (the first slice writes, the rest add).
+// Strided convolutions (`phased`) read planes split into geom.sh x geom.sw phase planes of
+// H x W each (padded pixel (y, x) at phase (y % sh, x % sw), position (y / sh, x / sw)): each
+// tap then reads one phase plane at unit stride, so the kernel runs as at stride 1.
 struct DirectConvArgs {
   ConvGeom geom;
   const void* x = nullptr;
   int64_t plane = 0;
+  bool phased = false;
   const void* w = nullptr;
   const void* bias = nullptr;
   void* y = nullptr;

@@ -1,18 +1,18 @@
 // Convolution as implicit GEMM. Per image and group, the output (O/G x OH*OW) is the weight
 // (O/G x K, K = C/G * KH * KW) times the patch matrix (K x OH*OW). The weight is packed once
-// per call into the GEMM's micro-panel layout; the patch matrix is never built whole: each
-// work item (image, group, tile of output pixels) copies the patches of its tile into a
-// per-thread panel (im2col) and runs the GEMM on one thread, so memory stays at one panel per
-// thread. 1x1 convolutions at stride 1 without padding skip the copy (the image is the patch
-// matrix), and convolutions with one input channel per group and few filters (depthwise) run
-// direct loops over planes. Other stride-1 convolutions copy nothing at all: the direct kernel
-// runs the GEMM's register tile with B rows read straight from the padded input planes, one
-// offset per tap (cpu/conv_kernels.cpp, conv_direct).
+// per call into the GEMM's micro-panel layout; the patch matrix is never built. The forward
+// runs the direct kernel: the GEMM's register tile with B rows read straight from the padded
+// input planes, one offset per tap (cpu/conv_kernels.cpp, conv_direct); strided convolutions
+// read the padded planes split into their stride phases, where every tap is again a unit-stride
+// row. 1x1 convolutions at stride 1 without padding are plain GEMMs over the image, and
+// convolutions with one input channel per group and few filters (depthwise) run direct loops
+// over planes. Input planes are padded per image on the thread that uses them.
 //
 // Gradients: dx per (image, group) is W^T times dy, tile by tile, added back into the image
-// (col2im) — an image's tiles overlap there, so one thread owns each image; dW is dy times the
-// transposed patch matrix (copied tile by tile from the padded planes), accumulated per thread
-// over its items and summed at the end.
+// (col2im) — an image's tiles overlap there, so one thread owns each image — or, at stride 1,
+// the forward of dy with the flipped weight; dW is dy times the transposed patch matrix, whose
+// tiles are copied into a per-thread panel (im2col) from the padded planes, accumulated per
+// thread over its items and summed at the end.
 #include "ops/conv.h"
 
 #include <algorithm>
@@ -100,8 +100,6 @@ template <class T>
 T* scratch(ScratchSlot slot, int64_t n) {
   return static_cast<T*>(thread_scratch(slot, n * int64_t(sizeof(T))));
 }
-
-int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
 template <class T> constexpr DType dtype_of() { return sizeof(T) == 8 ? DType::Float64 : DType::Float32; }
 
@@ -201,6 +199,22 @@ PaddedGeom padded_geom(const Plan& p) {
   return r;
 }
 
+// Input row s (W values after pl zero columns) split by the parity of the padded column x: to
+// even[x / 2] or odd[x / 2], pairs of columns at a time (a leading odd one first).
+template <class T>
+void split_columns2(const T* s, int64_t W, int64_t pl, T* even, T* odd) {
+  int64_t c = 0;
+  if ((pl & 1) && W > 0) odd[pl / 2] = s[c++];
+  T* d0 = even + (c + pl) / 2;
+  T* d1 = odd + (c + pl) / 2;
+  const int64_t pairs = (W - c) / 2;
+  for (int64_t i = 0; i < pairs; ++i) {
+    d0[i] = s[c + 2 * i];
+    d1[i] = s[c + 2 * i + 1];
+  }
+  if ((W - c) & 1) d0[pairs] = s[W - 1];
+}
+
 // One plane (H x W) into its padded copy (r.H x r.W), writing every element once; with
 // r.phase, each padded row split into its r.sw column phases (ConvGeom::phase).
 template <class T>
@@ -209,20 +223,9 @@ void pad_plane(const cpu::ConvGeom& g, const cpu::ConvGeom& r, const T* src, T* 
   for (int64_t y = 0; y < g.H; ++y) {
     T* row = dst + (y + g.pt) * r.W;
     const T* s = src + y * g.W;
-    if (r.phase && r.sw == 2) {
-      // The common stride in one pass: input columns c, c + 1 with c + pl even go to element
-      // (c + pl) / 2 of phases 0 and 1 (a leading odd column first).
+    if (r.phase && r.sw == 2) {  // the common stride in one pass
       std::memset(row, 0, size_t(r.W) * sizeof(T));
-      int64_t c = 0;
-      if ((g.pl & 1) && g.W > 0) row[r.phase + g.pl / 2] = s[c++];
-      T* d0 = row + (c + g.pl) / 2;
-      T* d1 = d0 + r.phase;
-      const int64_t pairs = (g.W - c) / 2;
-      for (int64_t i = 0; i < pairs; ++i) {
-        d0[i] = s[c + 2 * i];
-        d1[i] = s[c + 2 * i + 1];
-      }
-      if ((g.W - c) & 1) d0[pairs] = s[g.W - 1];
+      split_columns2(s, g.W, g.pl, row, row + r.phase);
       continue;
     }
     if (r.phase) {
@@ -245,25 +248,54 @@ void pad_plane(const cpu::ConvGeom& g, const cpu::ConvGeom& r, const T* src, T* 
   std::memset(dst + (g.pt + g.H) * r.W, 0, size_t((r.H - g.pt - g.H) * r.W) * sizeof(T));
 }
 
+// One plane (H x W) as the sh x sw phase planes (Hph x Wph each) of its padded copy: padded
+// pixel (y, x) at phase plane (y % sh, x % sw), position (y / sh, x / sw); zeros elsewhere.
+template <class T>
+void pad_phases(const cpu::ConvGeom& g, int64_t Hph, int64_t Wph, const T* src, T* dst) {
+  const int64_t sh = g.sh, sw = g.sw, sub = Hph * Wph;
+  std::memset(dst, 0, size_t(sh * sw * sub) * sizeof(T));
+  for (int64_t y = 0; y < g.H; ++y) {
+    const int64_t yp = y + g.pt;
+    T* rows = dst + yp % sh * sw * sub + yp / sh * Wph;  // phase (yp % sh, 0), its row yp / sh
+    const T* s = src + y * g.W;
+    if (sw == 2) {
+      split_columns2(s, g.W, g.pl, rows, rows + sub);
+    } else {
+      for (int64_t x = 0; x < g.W; ++x) {
+        const int64_t xp = x + g.pl;
+        rows[xp % sw * sub + xp / sw] = s[x];
+      }
+    }
+  }
+}
+
 // The input planes of one image and group at a time as the kernels read them (padded_geom),
 // copied on the thread that asks into a buffer of its own and kept there while that thread's
 // next items come from the same image: the planes stay in L2 between the copy and the kernels
 // that read them, where padding the whole batch first sent every plane out to memory and back.
 // Column-strided convolutions get their rows split into column phases, so that the patch copies
-// read contiguous runs instead of gathering every sw-th element. With `slack`, the planes are
-// always a copy, followed by that many zeros (the direct convolution's last tiles read past the
-// last plane into lanes it discards); without it and without a border, x itself.
+// read contiguous runs instead of gathering every sw-th element; `phased` splits each padded
+// plane into its sh x sw phase planes instead (DirectConvArgs::phased; geom() is then the
+// geometry of one phase plane). With `slack`, the planes are always a copy, followed by that
+// many zeros (the direct convolution's last tiles read past the last plane into lanes it
+// discards); without it and without a border, x itself.
 template <class T>
 class ImagePlanes {
  public:
-  ImagePlanes(const Plan& p, const T* x, int64_t slack = 0) : p_(p), x_(x), slack_(slack), r_(padded_geom(p)) {
-    if (r_.geom.sw > 1) {
+  ImagePlanes(const Plan& p, const T* x, int64_t slack = 0, bool phased = false)
+      : p_(p), x_(x), slack_(slack), phased_(phased), r_(padded_geom(p)) {
+    if (phased) {
+      r_.geom.H = (r_.geom.H + r_.geom.sh - 1) / r_.geom.sh;
+      r_.geom.W = (r_.geom.W + r_.geom.sw - 1) / r_.geom.sw;
+      plane_ = r_.geom.sh * r_.geom.sw * r_.geom.H * r_.geom.W;
+      r_.copy = true;
+    } else if (r_.geom.sw > 1) {
       r_.geom.phase = (r_.geom.W + r_.geom.sw - 1) / r_.geom.sw;
       r_.geom.W = r_.geom.phase * r_.geom.sw;
       r_.copy = true;
     }
     r_.copy = r_.copy || slack > 0;
-    plane_ = r_.copy ? r_.geom.H * r_.geom.W : p.H * p.W;
+    if (!phased) plane_ = r_.copy ? r_.geom.H * r_.geom.W : p.H * p.W;
     static std::atomic<uint64_t> calls{0};
     id_ = ++calls;
   }
@@ -277,7 +309,10 @@ class ImagePlanes {
     thread_local int64_t held_first = -1;
     T* d = scratch<T>(ScratchSlot::ConvPadded, p_.Cg * plane_ + slack_);
     if (held_id != id_ || held_first != first) {
-      for (int64_t c = 0; c < p_.Cg; ++c) pad_plane(p_.geom, r_.geom, x_ + (first + c) * HW, d + c * plane_);
+      for (int64_t c = 0; c < p_.Cg; ++c) {
+        if (phased_) pad_phases(p_.geom, r_.geom.H, r_.geom.W, x_ + (first + c) * HW, d + c * plane_);
+        else pad_plane(p_.geom, r_.geom, x_ + (first + c) * HW, d + c * plane_);
+      }
       std::memset(d + p_.Cg * plane_, 0, size_t(slack_) * sizeof(T));
       held_id = id_;
       held_first = first;
@@ -289,6 +324,7 @@ class ImagePlanes {
   const Plan& p_;
   const T* x_;
   int64_t slack_;
+  bool phased_;
   PaddedGeom r_;
   int64_t plane_ = 0;
   uint64_t id_ = 0;
@@ -312,24 +348,28 @@ void for_padded_planes(const Plan& p, const T* x, const PaddedGeom& r, const F& 
   });
 }
 
-// Stride-1 convolutions other than 1x1 run the direct kernel over the padded planes. Work
-// items are (image, group, band of output rows, range of output channels): a band's input rows
+// Convolutions other than plain 1x1 run the direct kernel over the padded planes (phase planes
+// when strided). Work items are (image, group, band of output rows, range of output channels): a band's input rows
 // for all channels stay in half of L2 while every channel block sweeps them; bands shrink and
 // channel ranges split until there are two items per thread.
 template <class T>
 void forward_direct(const Plan& p, const T* x, const T* wp, int64_t wstride, const T* bias, T* y) {
   const int64_t mr = tile<T>(0), nr = tile<T>(1);
-  const ImagePlanes<T> xp(p, x, nr);
+  const bool phased = p.geom.sh > 1 || p.geom.sw > 1;
+  const ImagePlanes<T> xp(p, x, nr, phased);
   const cpu::ConvGeom& g = xp.geom();
   cpu::DirectConvArgs a;
   a.geom = g;
   a.plane = xp.plane();
+  a.phased = phased;
   const int64_t row_tiles = (p.OW + nr - 1) / nr * p.OH, wide_tiles = ((p.OH - 1) * g.W + p.OW + nr - 1) / nr;
   a.wide = wide_tiles < row_tiles;
   // A slice's weight panel (MR rows) in half of L1.
   const int64_t taps = p.KH * p.KW;
   a.channels_per_slice = std::max<int64_t>(1, int64_t(cpu_info().l1d) / 2 / (mr * taps * int64_t(sizeof(T))));
-  const int64_t halo = (p.KH - 1) * g.dh, row_bytes = std::max<int64_t>(1, p.Cg * g.W * int64_t(sizeof(T)));
+  // An output row reads sh x sw rows of phase planes (one row of plain planes).
+  const int64_t halo = (p.KH - 1) * g.dh / (phased ? g.sh : 1),
+                row_bytes = std::max<int64_t>(1, p.Cg * (phased ? g.sh * g.sw : 1) * g.W * int64_t(sizeof(T)));
   int64_t band = std::clamp<int64_t>(int64_t(cpu_info().l2) / 2 / row_bytes - halo, 1, p.OH);
   const int64_t mblocks = (p.Og + mr - 1) / mr, want = 2 * int64_t(get_num_threads());
   int64_t msplit = 1;
@@ -371,23 +411,15 @@ void forward(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
   }
   int64_t wstride;
   const std::vector<T> wp = pack_groups(w, p.G, p.Og, p.K, p.K, 1, p.Og * p.K, wstride);
-  if (!p.pointwise && p.geom.sh == 1 && p.geom.sw == 1) return forward_direct(p, x, wp.data(), wstride, bias, y);
+  if (!p.pointwise) return forward_direct(p, x, wp.data(), wstride, bias, y);
+  // 1x1 at stride 1 without padding: the image is the GEMM's B as it lies.
   const int64_t T_ = tile_pixels<T>(p, get_num_threads()), tiles = (p.P + T_ - 1) / T_;
-  auto im2col = k.im2col_panels[int(dtype_of<T>())];
-  const int64_t nr = tile<T>(1);
-  const ImagePlanes<T> xp(p, x);  // x itself for 1x1
   for_items(p.N * p.G * tiles, [&](int64_t it, int threads) {
     const int64_t n = it / (p.G * tiles), g = it / tiles % p.G, p0 = it % tiles * T_, np = std::min(T_, p.P - p0);
-    const T* xg = xp.get(n, g);
     T* yg = y + (n * p.O + g * p.Og) * p.P + p0;
     if (bias) fill_bias(yg, g * p.Og, p.Og, np);
-    Operand<T> B = strided(xg + p0, HW, 1);
-    if (!p.pointwise) {
-      T* col = scratch<T>(ScratchSlot::ConvPatches, p.K * round_up(np, nr));
-      im2col(xp.geom(), xg, p0, np, nr, col);
-      B = packed<T>(col);
-    }
-    gemm<T>(p.Og, np, p.K, packed(wp.data() + g * wstride), B, yg, p.P, bias != nullptr, threads);
+    gemm<T>(p.Og, np, p.K, packed(wp.data() + g * wstride), strided(x + (n * p.C + g * p.Cg) * HW + p0, HW, 1), yg, p.P,
+            bias != nullptr, threads);
   });
 }
 
