@@ -93,6 +93,13 @@ CONV2D_CASES = [
     ((2, 3, 6, 10), (4, 3, 3, 3), {"stride": 2, "padding": 2}),
     ((2, 3, 6, 11), (4, 3, 3, 3), {"stride": 2, "padding": (0, 3)}),
     ((1, 2, 5, 2), (3, 2, 1, 2), {"stride": (1, 2)}),
+    # rows of 12 or 13 pixels with up to 32 filters turn the direct kernel's tile around (pixels
+    # broadcast, filters in vectors) on every kernel path: whole and partial filter blocks, rows
+    # shorter than a tile, a strided case over phase planes, groups
+    ((2, 8, 12, 12), (32, 8, 3, 3), {"padding": 1}),
+    ((1, 5, 13, 13), (30, 5, 3, 3), {"padding": 1}),
+    ((1, 4, 26, 26), (30, 4, 3, 3), {"stride": 2, "padding": 1}),
+    ((1, 6, 12, 12), (60, 3, 3, 3), {"padding": 1, "groups": 2}),
 ]
 
 

@@ -280,7 +280,9 @@ void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, i
     typename S::V acc[MR][NV];
     const T* xq = x + q;
     const int64_t* ok = o + k0;
-    tile_product<T, false>(mr, nr, kn, w + m * K + k0 * MR, [xq, ok](int64_t k) { return xq + ok[k]; }, acc);
+    const T* wq = w + m * K + k0 * MR;
+    tile_product<T, false>(
+        mr, nr, kn, [wq](int64_t k) { return wq + k * S::MR; }, [xq, ok](int64_t k) { return xq + ok[k]; }, acc);
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NV; ++j) std::memcpy(buf + i * NR + j * L, &acc[i][j], sizeof(acc[i][j]));
     for (int64_t s = q, e = q + nr; s < e;) {
@@ -300,6 +302,30 @@ void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, i
       s = seg;
     }
   };
+  if (a.pixel_rows) {
+    // Tiles of MR pixels of one output row x NR output channels over the whole K: the input
+    // row segment is the broadcast operand (one offset per tap), the weight panel streams.
+    for (int64_t m = m0; m < m1; m += NR) {
+      const int64_t nr = std::min<int64_t>(NR, m1 - m);
+      const T* wp = w + m * K;
+      for (int64_t oy = oy0; oy < oy1; ++oy)
+        for (int64_t ox = 0; ox < g.OW; ox += MR) {
+          const int64_t mr = std::min<int64_t>(MR, g.OW - ox);
+          typename S::V acc[MR][NV];
+          const T* xq = x + oy * Wp + ox;
+          tile_product<T, false>(
+              mr, nr, K, [xq, o](int64_t k) { return xq + o[k]; }, [wp](int64_t k) { return wp + k * S::NR; }, acc);
+          for (int i = 0; i < MR; ++i)
+            for (int j = 0; j < NV; ++j) std::memcpy(buf + i * NR + j * L, &acc[i][j], sizeof(acc[i][j]));
+          for (int64_t j = 0; j < nr; ++j) {
+            T* dst = y + (m + j) * P + oy * g.OW + ox;
+            const T b = bias ? bias[m + j] : T(0);
+            for (int64_t i = 0; i < mr; ++i) dst[i] = buf[i * NR + j] + b;
+          }
+        }
+    }
+    return;
+  }
   // Taps in slices of whole channels, so that a slice of the weight panel and the input rows
   // it reads stay in L1 while the tiles sweep the band.
   const int64_t taps = g.KH * g.KW, slices = (g.C + a.channels_per_slice - 1) / std::max<int64_t>(1, a.channels_per_slice);

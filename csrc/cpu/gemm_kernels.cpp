@@ -75,7 +75,9 @@ void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T*
   using VU = typename S::VU;
   constexpr int MR = S::MR, NV = S::NV, NR = S::NR, L = S::L;
   V acc[MR][NV];
-  tile_product<T, true>(mr, nr, kc, Ap, [Bp](int64_t k) { return Bp + k * NR; }, acc, next, ldc, next_rows);
+  tile_product<T, true>(
+      mr, nr, kc, [Ap](int64_t k) { return Ap + k * S::MR; }, [Bp](int64_t k) { return Bp + k * NR; }, acc, next, ldc,
+      next_rows);
   if (mr == MR && nr == NR) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
@@ -377,6 +379,11 @@ void gemm_pack_a(int64_t M, int64_t K, const char* A, int64_t rsa, int64_t csa, 
   pack_a(reinterpret_cast<const T*>(A), rsa, csa, M, K, reinterpret_cast<T*>(out));
 }
 
+template <class T>
+void gemm_pack_b(int64_t K, int64_t N, const char* B, int64_t rsb, int64_t csb, char* out) {
+  pack_b_panels(reinterpret_cast<const T*>(B), rsb, csb, K, N, reinterpret_cast<T*>(out));
+}
+
 // Single-thread FMA throughput: independent accumulator chains, enough to cover the FMA
 // latency on every port.
 double fma_peak_gflops(double seconds) {
@@ -415,6 +422,8 @@ void LAMINA_ISA_FN(register_gemm, LAMINA_ISA)(Kernels& k) {
   k.gemm[int(DType::Float64)] = gemm<double>;
   k.gemm_pack_a[int(DType::Float32)] = gemm_pack_a<float>;
   k.gemm_pack_a[int(DType::Float64)] = gemm_pack_a<double>;
+  k.gemm_pack_b[int(DType::Float32)] = gemm_pack_b<float>;
+  k.gemm_pack_b[int(DType::Float64)] = gemm_pack_b<double>;
   k.gemm_tile[int(DType::Float32)][0] = Tile<float>::MR;
   k.gemm_tile[int(DType::Float32)][1] = Tile<float>::NR;
   k.gemm_tile[int(DType::Float64)][0] = Tile<double>::MR;

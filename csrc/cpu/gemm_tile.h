@@ -25,15 +25,15 @@ struct Tile {
   static constexpr int NR = NV * L;
 };
 
-// acc[i][j] = sum over k < kc of Ap[k * MR + i] * B[k][j * L ..] for i < M, j < N (the rest
-// of acc zero), with Ap an A micro-panel (k-major, MR values per k) and brow(k) the address of
-// B row k (N * L contiguous values, 64-byte aligned when kAligned). When `next` is given, the
+// acc[i][j] = sum over k < kc of A[k][i] * B[k][j * L ..] for i < M, j < N (the rest of acc
+// zero), with arow(k) the address of A's M values for k (an A micro-panel: Ap + k * MR) and
+// brow(k) the address of B row k (N * L contiguous values, 64-byte aligned when kAligned). When `next` is given, the
 // first 2 * next_rows iterations each fetch one line of the next C tile (rows of NR values, ldc
 // apart): its lines arrive while this tile computes, and one line per k keeps the outstanding
 // misses well within the L1 miss buffers, which the whole tile requested at once would overrun
 // and stall on.
-template <class T, bool kAligned, int M, int N, class BRow>
-inline void tile_product(int64_t kc, const T* __restrict Ap, const BRow& brow,
+template <class T, bool kAligned, int M, int N, class ARow, class BRow>
+inline void tile_product(int64_t kc, const ARow& arow, const BRow& brow,
                          typename Tile<T>::V (&acc)[Tile<T>::MR][Tile<T>::NV], const T* next, int64_t ldc,
                          int64_t next_rows) {
   using S = Tile<T>;
@@ -54,7 +54,7 @@ inline void tile_product(int64_t kc, const T* __restrict Ap, const BRow& brow,
       if constexpr (kAligned) bv[j] = reinterpret_cast<const V*>(b)[j];
       else bv[j] = load_lanes(b + j * S::L);
     }
-    const T* a = Ap + k * MR;
+    const T* a = arow(k);
 #pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
       T ai = a[i];
@@ -78,18 +78,18 @@ inline void tile_product(int64_t kc, const T* __restrict Ap, const BRow& brow,
 // The tile product for the top-left mr x nr of the tile (B rows need only nr values): the
 // whole-tile loop, or a narrower one (one vector of B; MR/2, MR/4 or one row of A) where that
 // covers the fringe, so a tile of a few leftover rows or columns costs in proportion to its size.
-template <class T, bool kAligned, class BRow>
-inline void tile_product(int64_t mr, int64_t nr, int64_t kc, const T* __restrict Ap, const BRow& brow,
+template <class T, bool kAligned, class ARow, class BRow>
+inline void tile_product(int64_t mr, int64_t nr, int64_t kc, const ARow& arow, const BRow& brow,
                          typename Tile<T>::V (&acc)[Tile<T>::MR][Tile<T>::NV], const T* next = nullptr,
                          int64_t ldc = 0, int64_t next_rows = 0) {
   using S = Tile<T>;
   constexpr int MR = S::MR, M2 = (MR + 1) / 2, M4 = (MR + 3) / 4;
   auto rows = [&](auto n) __attribute__((always_inline)) {
     constexpr int N = decltype(n)::value;
-    if (mr > M2) tile_product<T, kAligned, MR, N>(kc, Ap, brow, acc, next, ldc, next_rows);
-    else if (mr > M4) tile_product<T, kAligned, M2, N>(kc, Ap, brow, acc, next, ldc, next_rows);
-    else if (mr > 1) tile_product<T, kAligned, M4, N>(kc, Ap, brow, acc, next, ldc, next_rows);
-    else tile_product<T, kAligned, 1, N>(kc, Ap, brow, acc, next, ldc, next_rows);
+    if (mr > M2) tile_product<T, kAligned, MR, N>(kc, arow, brow, acc, next, ldc, next_rows);
+    else if (mr > M4) tile_product<T, kAligned, M2, N>(kc, arow, brow, acc, next, ldc, next_rows);
+    else if (mr > 1) tile_product<T, kAligned, M4, N>(kc, arow, brow, acc, next, ldc, next_rows);
+    else tile_product<T, kAligned, 1, N>(kc, arow, brow, acc, next, ldc, next_rows);
   };
   if (nr > S::L) rows(std::integral_constant<int, 2>{});
   else rows(std::integral_constant<int, 1>{});

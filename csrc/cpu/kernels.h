@@ -62,6 +62,9 @@ using GemmFn = void (*)(const GemmArgs&);
 // Packs the M x K matrix A (strides in elements) into `out` for GemmArgs::Apacked; `out` holds
 // ceil(M / MR) * MR * K elements (MR from gemm_tile): MR-row micro-panels, each K deep.
 using GemmPackFn = void (*)(int64_t M, int64_t K, const char* A, int64_t rsa, int64_t csa, char* out);
+// Packs the K x N matrix B into `out` for GemmArgs::Bpacked (ceil(N / NR) * NR * K elements,
+// lanes past N zero).
+using GemmPackBFn = void (*)(int64_t K, int64_t N, const char* B, int64_t rsb, int64_t csb, char* out);
 
 // Layer norm (rms = false) or RMS norm over rows of n contiguous elements. gamma/beta may be
 // null. Forward writes y, mean and rstd per row; backward reads x, dy, mean, rstd and writes dx.
@@ -236,11 +239,17 @@ using Im2colPanelsFn = void (*)(const ConvGeom&, const void* x, int64_t p0, int6
 // Strided convolutions (`phased`) read planes split into geom.sh x geom.sw phase planes of
 // H x W each (padded pixel (y, x) at phase (y % sh, x % sw), position (y / sh, x / sw)): each
 // tap then reads one phase plane at unit stride, so the kernel runs as at stride 1.
+// With `pixel_rows`, the tile is turned around: its MR rows are consecutive pixels of one output
+// row (broadcast from the input rows) and its NR columns output channels, the weight packed as
+// GemmArgs::Bpacked (K x output channels; [m0, m1) then a range of output channels, m0 a
+// multiple of NR), and the whole K is summed in registers. Outputs whose rows fill MR-wide tiles
+// but leave padding columns in NR-wide ones (14 x 14 planes with 14 x 32 tiles) lose no lanes.
 struct DirectConvArgs {
   ConvGeom geom;
   const void* x = nullptr;
   int64_t plane = 0;
   bool phased = false;
+  bool pixel_rows = false;
   const void* w = nullptr;
   const void* bias = nullptr;
   void* y = nullptr;
@@ -292,6 +301,7 @@ struct Kernels {
   GemmFn gemm[kNumDTypes] = {};
   int gemm_tile[kNumDTypes][2] = {};  // MR, NR of the micro-kernel
   GemmPackFn gemm_pack_a[kNumDTypes] = {};
+  GemmPackBFn gemm_pack_b[kNumDTypes] = {};
   double (*fma_peak)(double seconds) = nullptr;
   NormForward norm_forward[kNumDTypes] = {};
   NormBackward norm_backward[kNumDTypes] = {};

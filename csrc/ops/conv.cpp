@@ -157,6 +157,21 @@ std::vector<T> pack_groups(const T* A, int64_t G, int64_t M, int64_t K, int64_t 
   return out;
 }
 
+// Each group's weight (Og x K, rows K apart, groups Og * K apart) as the B of a GEMM (K x Og)
+// in micro-panels; returns the packed blocks, `stride` elements apart.
+template <class T>
+std::vector<T> pack_groups_b(const T* w, int64_t G, int64_t Og, int64_t K, int64_t& stride) {
+  const int64_t nr = tile<T>(1);
+  stride = (Og + nr - 1) / nr * nr * K;
+  std::vector<T> out(size_t(std::max<int64_t>(G * stride, 1)));
+  auto pack = cpu::kernels().gemm_pack_b[int(dtype_of<T>())];
+  parallel_for(0, G, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t g = lo; g < hi; ++g)
+      pack(K, Og, reinterpret_cast<const char*>(w + g * Og * K), 1, K, reinterpret_cast<char*>(out.data() + g * stride));
+  });
+  return out;
+}
+
 // Output pixels per work item: a patch panel of about 128K elements (it stays in L2 between
 // the copy and the GEMM), or up to 512K to reach `min_pixels`, in whole micro-panels, shrunk
 // when that leaves threads idle.
@@ -353,7 +368,7 @@ void for_padded_planes(const Plan& p, const T* x, const PaddedGeom& r, const F& 
 // for all channels stay in half of L2 while every channel block sweeps them; bands shrink and
 // channel ranges split until there are two items per thread.
 template <class T>
-void forward_direct(const Plan& p, const T* x, const T* wp, int64_t wstride, const T* bias, T* y) {
+void forward_direct(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
   const int64_t mr = tile<T>(0), nr = tile<T>(1);
   const bool phased = p.geom.sh > 1 || p.geom.sw > 1;
   const ImagePlanes<T> xp(p, x, nr, phased);
@@ -364,6 +379,14 @@ void forward_direct(const Plan& p, const T* x, const T* wp, int64_t wstride, con
   a.phased = phased;
   const int64_t row_tiles = (p.OW + nr - 1) / nr * p.OH, wide_tiles = ((p.OH - 1) * g.W + p.OW + nr - 1) / nr;
   a.wide = wide_tiles < row_tiles;
+  // The tile the right way round for the shape: lanes spent per output channel and image.
+  const int64_t lanes = (p.Og + mr - 1) / mr * mr * std::min(row_tiles, wide_tiles) * nr,
+                lanes_turned = (p.Og + nr - 1) / nr * nr * p.OH * ((p.OW + mr - 1) / mr * mr);
+  a.pixel_rows = lanes_turned < lanes;
+  int64_t wstride;
+  const std::vector<T> wp = a.pixel_rows ? pack_groups_b(w, p.G, p.Og, p.K, wstride)
+                                         : pack_groups(w, p.G, p.Og, p.K, p.K, 1, p.Og * p.K, wstride);
+  const int64_t mstep = a.pixel_rows ? nr : mr;
   // A slice's weight panel (MR rows) in half of L1.
   const int64_t taps = p.KH * p.KW;
   a.channels_per_slice = std::max<int64_t>(1, int64_t(cpu_info().l1d) / 2 / (mr * taps * int64_t(sizeof(T))));
@@ -371,7 +394,7 @@ void forward_direct(const Plan& p, const T* x, const T* wp, int64_t wstride, con
   const int64_t halo = (p.KH - 1) * g.dh / (phased ? g.sh : 1),
                 row_bytes = std::max<int64_t>(1, p.Cg * (phased ? g.sh * g.sw : 1) * g.W * int64_t(sizeof(T)));
   int64_t band = std::clamp<int64_t>(int64_t(cpu_info().l2) / 2 / row_bytes - halo, 1, p.OH);
-  const int64_t mblocks = (p.Og + mr - 1) / mr, want = 2 * int64_t(get_num_threads());
+  const int64_t mblocks = (p.Og + mstep - 1) / mstep, want = 2 * int64_t(get_num_threads());
   int64_t msplit = 1;
   auto items = [&] { return p.N * p.G * ((p.OH + band - 1) / band) * msplit; };
   while (items() < want && msplit < mblocks) ++msplit;
@@ -384,10 +407,10 @@ void forward_direct(const Plan& p, const T* x, const T* wp, int64_t wstride, con
                     n = it / (msplit * bands * p.G);
       cpu::DirectConvArgs ai = a;
       ai.x = xp.get(n, gi);
-      ai.w = wp + gi * wstride;
+      ai.w = wp.data() + gi * wstride;
       ai.bias = bias ? bias + gi * p.Og : nullptr;
       ai.y = y + (n * p.O + gi * p.Og) * p.P;
-      fn(ai, mblocks * mi / msplit * mr, std::min(p.Og, mblocks * (mi + 1) / msplit * mr), b * band,
+      fn(ai, mblocks * mi / msplit * mstep, std::min(p.Og, mblocks * (mi + 1) / msplit * mstep), b * band,
          std::min(p.OH, (b + 1) * band));
     }
   });
@@ -409,9 +432,9 @@ void forward(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
     });
     return;
   }
+  if (!p.pointwise) return forward_direct(p, x, w, bias, y);
   int64_t wstride;
   const std::vector<T> wp = pack_groups(w, p.G, p.Og, p.K, p.K, 1, p.Og * p.K, wstride);
-  if (!p.pointwise) return forward_direct(p, x, wp.data(), wstride, bias, y);
   // 1x1 at stride 1 without padding: the image is the GEMM's B as it lies.
   const int64_t T_ = tile_pixels<T>(p, get_num_threads()), tiles = (p.P + T_ - 1) / T_;
   for_items(p.N * p.G * tiles, [&](int64_t it, int threads) {
