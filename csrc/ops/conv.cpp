@@ -134,7 +134,7 @@ void gemm(int64_t M, int64_t N, int64_t K, Operand<T> A, Operand<T> B, T* C, int
   g.C = reinterpret_cast<char*>(C); g.ldc = ldc;
   g.accumulate = accumulate;
   g.threads = threads;
-  const int64_t kmax = std::clamp<int64_t>(c.l1d / (nr * es) / 2, 64, 1024), slices = (K + kmax - 1) / kmax;
+  const int64_t kmax = std::clamp<int64_t>(c.l1d / (nr * es), 64, 1024), slices = (K + kmax - 1) / kmax;
   g.kc = (K + slices - 1) / slices;
   g.mc = std::clamp<int64_t>(c.l2 * 3 / 4 / (g.kc * es), mr, 1024) / mr * mr;
   g.nc = (N + nr - 1) / nr * nr;
@@ -536,7 +536,13 @@ void backward_weight(const Plan& p, const T* x, const T* dy, T* dw) {
   } else {
     // The pixels are the GEMM's reduction here: deeper tiles read and write the thread's dW
     // accumulator (often larger than L2) fewer times.
-    const int64_t T_ = tile_pixels<T>(p, nt, 192), tiles = (p.P + T_ - 1) / T_;
+    int64_t T_ = tile_pixels<T>(p, nt, 192), tiles = (p.P + T_ - 1) / T_;
+    // A short last tile would still read and write the whole accumulator: its pixels join the
+    // other tiles while that leaves every thread two items.
+    if (tiles > 1 && p.P % T_ != 0 && p.P % T_ <= T_ / 4 && p.N * p.G * (tiles - 1) >= 2 * nt) {
+      --tiles;
+      T_ = (p.P + tiles - 1) / tiles;
+    }
     auto im2col = k.im2col_panels[int(dtype_of<T>())];
     const ImagePlanes<T> xp(p, x);  // x itself for 1x1
     for_items(p.N * p.G * tiles, [&](int64_t it, int threads) {
