@@ -141,33 +141,23 @@ void gemm(int64_t M, int64_t N, int64_t K, Operand<T> A, Operand<T> B, T* C, int
   cpu::kernels().gemm[int(dtype_of<T>())](g);
 }
 
-// Each group's M x K block of A (rows `rs` apart, columns `cs` apart, groups `gs` apart) packed
-// for the GEMM; returns the packed blocks, `stride` elements apart.
+// Each group's M x K block (element (i, j) at A[i * rs + j * cs], groups `gs` apart) packed for
+// the GEMM: as its A (MR-row micro-panels), or with `as_b` transposed, as its B (K x M, NR-column
+// micro-panels); returns the packed blocks, `stride` elements apart.
 template <class T>
 std::vector<T> pack_groups(const T* A, int64_t G, int64_t M, int64_t K, int64_t rs, int64_t cs, int64_t gs,
-                           int64_t& stride) {
-  const int64_t mr = tile<T>(0);
-  stride = (M + mr - 1) / mr * mr * K;
+                           int64_t& stride, bool as_b = false) {
+  const int64_t step = tile<T>(as_b ? 1 : 0);
+  stride = (M + step - 1) / step * step * K;
   std::vector<T> out(size_t(std::max<int64_t>(G * stride, 1)));
-  auto pack = cpu::kernels().gemm_pack_a[int(dtype_of<T>())];
+  const auto& k = cpu::kernels();
   parallel_for(0, G, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t g = lo; g < hi; ++g)
-      pack(M, K, reinterpret_cast<const char*>(A + g * gs), rs, cs, reinterpret_cast<char*>(out.data() + g * stride));
-  });
-  return out;
-}
-
-// Each group's weight (Og x K, rows K apart, groups Og * K apart) as the B of a GEMM (K x Og)
-// in micro-panels; returns the packed blocks, `stride` elements apart.
-template <class T>
-std::vector<T> pack_groups_b(const T* w, int64_t G, int64_t Og, int64_t K, int64_t& stride) {
-  const int64_t nr = tile<T>(1);
-  stride = (Og + nr - 1) / nr * nr * K;
-  std::vector<T> out(size_t(std::max<int64_t>(G * stride, 1)));
-  auto pack = cpu::kernels().gemm_pack_b[int(dtype_of<T>())];
-  parallel_for(0, G, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t g = lo; g < hi; ++g)
-      pack(K, Og, reinterpret_cast<const char*>(w + g * Og * K), 1, K, reinterpret_cast<char*>(out.data() + g * stride));
+    for (int64_t g = lo; g < hi; ++g) {
+      const char* src = reinterpret_cast<const char*>(A + g * gs);
+      char* dst = reinterpret_cast<char*>(out.data() + g * stride);
+      if (as_b) k.gemm_pack_b[int(dtype_of<T>())](K, M, src, cs, rs, dst);
+      else k.gemm_pack_a[int(dtype_of<T>())](M, K, src, rs, cs, dst);
+    }
   });
   return out;
 }
@@ -384,8 +374,7 @@ void forward_direct(const Plan& p, const T* x, const T* w, const T* bias, T* y) 
                 lanes_turned = (p.Og + nr - 1) / nr * nr * p.OH * ((p.OW + mr - 1) / mr * mr);
   a.pixel_rows = lanes_turned < lanes;
   int64_t wstride;
-  const std::vector<T> wp = a.pixel_rows ? pack_groups_b(w, p.G, p.Og, p.K, wstride)
-                                         : pack_groups(w, p.G, p.Og, p.K, p.K, 1, p.Og * p.K, wstride);
+  const std::vector<T> wp = pack_groups(w, p.G, p.Og, p.K, p.K, 1, p.Og * p.K, wstride, a.pixel_rows);
   const int64_t mstep = a.pixel_rows ? nr : mr;
   // A slice's weight panel (MR rows) in half of L1.
   const int64_t taps = p.KH * p.KW;
