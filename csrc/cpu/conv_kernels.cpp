@@ -1,9 +1,10 @@
-// Convolution inner loops, compiled once per ISA (see CMakeLists.txt): the patch-matrix copies
-// that feed the GEMM (im2col, and col2im for the data gradient) and the direct loops of a
-// depthwise convolution, one input plane against one small filter. Every loop walks output
-// pixels a row at a time and splits each row, per tap, into the columns that fall inside the
-// image and those that fall into the padding, so the inner loops carry no bounds checks and
-// become unit-stride vector code when the stride is 1.
+// Convolution inner loops, compiled once per ISA (see CMakeLists.txt): the direct convolution
+// (the GEMM's register tile over padded input planes, no patch copies), the patch-matrix copies
+// that feed the weight gradient's GEMM (im2col, and col2im for the strided data gradient) and
+// the direct loops of a depthwise convolution, one input plane against one small filter. The
+// plane loops walk output pixels a row at a time and split each row, per tap, into the columns
+// that fall inside the image and those that fall into the padding, so the inner loops carry no
+// bounds checks and become unit-stride vector code when the stride is 1.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -250,8 +251,9 @@ void plane_conv_weight(const ConvGeom& g, const void* xv, const void* dyv, void*
   }
 }
 
-// Direct convolution, stride 1: each tap is one offset into the padded planes, so B row k of
-// the GEMM tile (NR consecutive wide pixels) is read in place and no patch panel is built.
+// Direct convolution: each tap is one offset into the padded (or phase-split) planes, so B row
+// k of the GEMM tile (NR consecutive wide pixels) is read in place and no patch panel is built;
+// with pixel_rows the input row segment is the tile's broadcast operand instead.
 template <class T>
 void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, int64_t oy1) {
   using S = Tile<T>;
