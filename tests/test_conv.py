@@ -75,6 +75,7 @@ CONV2D_CASES = [
     ((2, 6, 5, 5), (7, 6, 1, 1), {}),
     ((2, 6, 5, 5), (7, 6, 1, 1), {"stride": 2}),
     ((2, 6, 5, 5), (7, 6, 1, 1), {"padding": 1}),
+    ((1, 8, 5, 5), (60, 8, 1, 1), {}),  # one image: the GEMM's threads split the filters (bias per row)
     ((2, 4, 9, 8), (4, 1, 3, 3), {"padding": 1, "groups": 4}),
     ((2, 4, 9, 8), (8, 1, 3, 3), {"stride": 2, "padding": 1, "groups": 4}),
     ((1, 3, 9, 8), (3, 1, 5, 3), {"padding": (2, 0), "dilation": (1, 3), "groups": 3}),

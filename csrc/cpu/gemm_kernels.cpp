@@ -38,7 +38,7 @@ T* scratch(ScratchSlot slot, int64_t n) {
   return static_cast<T*>(thread_scratch(slot, n * int64_t(sizeof(T)) + 64));
 }
 
-// ---- epilogue: bias per column, then the activation
+// ---- epilogue: bias per column and per row, then the activation
 template <class T>
 inline T activate(T v, int act) {
   switch (act) {
@@ -54,12 +54,14 @@ inline T activate(T v, int act) {
 }
 
 template <class T>
-void epilogue(T* C, int64_t ldc, int64_t mr, int64_t nr, const T* bias, int act) {
-  if (!bias && !act) return;
+void epilogue(T* C, int64_t ldc, int64_t mr, int64_t nr, const T* bias, const T* row_bias, int act) {
+  if (!bias && !row_bias && !act) return;
   for (int64_t i = 0; i < mr; ++i) {
     T* row = C + i * ldc;
     if (bias)
       for (int64_t j = 0; j < nr; ++j) row[j] += bias[j];
+    if (row_bias)
+      for (int64_t j = 0; j < nr; ++j) row[j] += row_bias[i];
     if (act)
       for (int64_t j = 0; j < nr; ++j) row[j] = activate(row[j], act);
   }
@@ -206,6 +208,7 @@ void gemm_packed(const GemmArgs& g) {
   const T* B = reinterpret_cast<const T*>(g.B);
   T* C = reinterpret_cast<T*>(g.C);
   const T* bias = reinterpret_cast<const T*>(g.bias);
+  const T* row_bias = reinterpret_cast<const T*>(g.row_bias);
   const int64_t M = g.M, N = g.N, K = g.K;
   const int64_t mc = std::max<int64_t>(MR, g.mc / MR * MR);
   const int64_t kc = std::max<int64_t>(16, g.kc);
@@ -244,7 +247,9 @@ void gemm_packed(const GemmArgs& g) {
             const T* next = ir + MR < mcur ? c + MR * g.ldc : jr + 1 < jr_hi ? C + ic * g.ldc + jc + (jr + 1) * NR : nullptr;
             const int64_t next_rows = ir + MR < mcur ? std::min<int64_t>(MR, mcur - ir - MR) : std::min<int64_t>(MR, mcur);
             micro_kernel<T>(kcur, ap + ir / MR * panel, b_panel(jr), c, g.ldc, add, mr, nr, next, next_rows);
-            if (last) epilogue<T>(c, g.ldc, mr, nr, bias ? bias + jc + jr * NR : nullptr, g.act);
+            if (last)
+              epilogue<T>(c, g.ldc, mr, nr, bias ? bias + jc + jr * NR : nullptr, row_bias ? row_bias + ic + ir : nullptr,
+                          g.act);
           }
         }
       };
@@ -321,6 +326,7 @@ void gemm_direct(const GemmArgs& g) {
   const T* B = reinterpret_cast<const T*>(g.B);
   T* C = reinterpret_cast<T*>(g.C);
   const T* bias = reinterpret_cast<const T*>(g.bias);
+  const T* row_bias = reinterpret_cast<const T*>(g.row_bias);
   const int64_t M = g.M, N = g.N, K = g.K;
   // B stored transposed (or a single column): rows of A dot columns of B, both contiguous.
   const bool dots = g.rsb == 1 && g.csa == 1 && (g.csb != 1 || N == 1);
@@ -347,7 +353,7 @@ void gemm_direct(const GemmArgs& g) {
             for (int64_t j = j0; j < j1; ++j) c[j] += av * b[j * g.csb];
         }
       }
-      epilogue<T>(c + j0, g.ldc, 1, j1 - j0, bias ? bias + j0 : nullptr, g.act);
+      epilogue<T>(c + j0, g.ldc, 1, j1 - j0, bias ? bias + j0 : nullptr, row_bias ? row_bias + i : nullptr, g.act);
     }
   };
   if (M >= g.threads || N < 64) {
@@ -364,7 +370,7 @@ void gemm(const GemmArgs& g) {
     T* C = reinterpret_cast<T*>(g.C);
     if (!g.accumulate)
       for (int64_t i = 0; i < g.M; ++i) std::memset(C + i * g.ldc, 0, size_t(g.N) * sizeof(T));
-    epilogue<T>(C, g.ldc, g.M, g.N, reinterpret_cast<const T*>(g.bias), g.act);
+    epilogue<T>(C, g.ldc, g.M, g.N, reinterpret_cast<const T*>(g.bias), reinterpret_cast<const T*>(g.row_bias), g.act);
     return;
   }
   // Packing pays off once each packed element is reused enough times (from about 16^3 on:

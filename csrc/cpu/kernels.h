@@ -45,7 +45,8 @@ struct GemmArgs {
   const char* A = nullptr; int64_t rsa = 0, csa = 0;
   const char* B = nullptr; int64_t rsb = 0, csb = 0;
   char* C = nullptr; int64_t ldc = 0;
-  const char* bias = nullptr;  // N values, or null
+  const char* bias = nullptr;      // N values (one per column of C), or null
+  const char* row_bias = nullptr;  // M values (one per row of C), or null; both before the activation
   int act = 0;                 // 0 none, 1 relu, 2 gelu, 3 gelu (tanh), 4 silu
   int threads = 1;
   int64_t mc = 0, kc = 0, nc = 0;  // cache blocking

@@ -122,7 +122,7 @@ template <class T> Operand<T> packed(const T* p) { return {p, 0, 0, true}; }
 // most of L2.
 template <class T>
 void gemm(int64_t M, int64_t N, int64_t K, Operand<T> A, Operand<T> B, T* C, int64_t ldc, bool accumulate,
-          int threads) {
+          int threads, const T* row_bias = nullptr) {
   const CpuInfo& c = cpu_info();
   const int64_t mr = tile<T>(0), nr = tile<T>(1), es = sizeof(T);
   cpu::GemmArgs g;
@@ -134,6 +134,7 @@ void gemm(int64_t M, int64_t N, int64_t K, Operand<T> A, Operand<T> B, T* C, int
   g.C = reinterpret_cast<char*>(C); g.ldc = ldc;
   g.accumulate = accumulate;
   g.threads = threads;
+  g.row_bias = reinterpret_cast<const char*>(row_bias);
   const int64_t kmax = std::clamp<int64_t>(c.l1d / (nr * es), 64, 1024), slices = (K + kmax - 1) / kmax;
   g.kc = (K + slices - 1) / slices;
   g.mc = std::clamp<int64_t>(c.l2 * 3 / 4 / (g.kc * es), mr, 1024) / mr * mr;
@@ -409,9 +410,6 @@ template <class T>
 void forward(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
   const int64_t HW = p.H * p.W;
   const auto& k = cpu::kernels();
-  auto fill_bias = [&](T* out, int64_t o, int64_t rows, int64_t n) {
-    for (int64_t r = 0; r < rows; ++r) std::fill(out + r * p.P, out + r * p.P + n, bias ? bias[o + r] : T(0));
-  };
   if (p.depthwise) {
     auto plane = k.plane_conv[int(dtype_of<T>())];
     const PaddedGeom r = padded_geom(p);
@@ -428,10 +426,8 @@ void forward(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
   const int64_t T_ = tile_pixels<T>(p, get_num_threads()), tiles = (p.P + T_ - 1) / T_;
   for_items(p.N * p.G * tiles, [&](int64_t it, int threads) {
     const int64_t n = it / (p.G * tiles), g = it / tiles % p.G, p0 = it % tiles * T_, np = std::min(T_, p.P - p0);
-    T* yg = y + (n * p.O + g * p.Og) * p.P + p0;
-    if (bias) fill_bias(yg, g * p.Og, p.Og, np);
-    gemm<T>(p.Og, np, p.K, packed(wp.data() + g * wstride), strided(x + (n * p.C + g * p.Cg) * HW + p0, HW, 1), yg, p.P,
-            bias != nullptr, threads);
+    gemm<T>(p.Og, np, p.K, packed(wp.data() + g * wstride), strided(x + (n * p.C + g * p.Cg) * HW + p0, HW, 1),
+            y + (n * p.O + g * p.Og) * p.P + p0, p.P, false, threads, bias ? bias + g * p.Og : nullptr);
   });
 }
 
