@@ -257,7 +257,7 @@ void plane_conv_weight(const ConvGeom& g, const void* xv, const void* dyv, void*
 template <class T>
 void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, int64_t oy1) {
   using S = Tile<T>;
-  constexpr int MR = S::MR, NR = S::NR, NV = S::NV, L = S::L;
+  constexpr int MR = S::MR, NR = S::NR, NV = S::NV;
   const ConvGeom& g = a.geom;
   const int64_t K = g.C * g.KH * g.KW, Wp = g.W, P = g.OH * g.OW;
   // Tap (ky, kx) of a phased input reads phase plane (dy % sh, dx % sw) from (dy / sh, dx / sw) on.
@@ -285,8 +285,7 @@ void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, i
     const T* wq = w + m * K + k0 * MR;
     tile_product<T, false>(
         mr, nr, kn, [wq](int64_t k) { return wq + k * S::MR; }, [xq, ok](int64_t k) { return xq + ok[k]; }, acc);
-    for (int i = 0; i < MR; ++i)
-      for (int j = 0; j < NV; ++j) std::memcpy(buf + i * NR + j * L, &acc[i][j], sizeof(acc[i][j]));
+    spill_tile<T>(acc, buf);
     for (int64_t s = q, e = q + nr; s < e;) {
       const int64_t oy = s / Wp, ox = s % Wp, seg = std::min(e, (oy + 1) * Wp);
       if (oy >= oy1) break;
@@ -317,8 +316,7 @@ void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, i
           const T* xq = x + oy * Wp + ox;
           tile_product<T, false>(
               mr, nr, K, [xq, o](int64_t k) { return xq + o[k]; }, [wp](int64_t k) { return wp + k * S::NR; }, acc);
-          for (int i = 0; i < MR; ++i)
-            for (int j = 0; j < NV; ++j) std::memcpy(buf + i * NR + j * L, &acc[i][j], sizeof(acc[i][j]));
+          spill_tile<T>(acc, buf);
           for (int64_t j = 0; j < nr; ++j) {
             T* dst = y + (m + j) * P + oy * g.OW + ox;
             const T b = bias ? bias[m + j] : T(0);

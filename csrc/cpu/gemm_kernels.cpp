@@ -91,8 +91,7 @@ void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T*
     return;
   }
   alignas(64) T buf[MR * NR];
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NV; ++j) std::memcpy(buf + i * NR + j * L, &acc[i][j], sizeof(V));
+  spill_tile<T>(acc, buf);
   for (int64_t i = 0; i < mr; ++i)
     for (int64_t j = 0; j < nr; ++j) C[i * ldc + j] = add ? C[i * ldc + j] + buf[i * NR + j] : buf[i * NR + j];
 }

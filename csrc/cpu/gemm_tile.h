@@ -5,6 +5,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "cpu/vec.h"
@@ -27,11 +28,11 @@ struct Tile {
 
 // acc[i][j] = sum over k < kc of A[k][i] * B[k][j * L ..] for i < M, j < N (the rest of acc
 // zero), with arow(k) the address of A's M values for k (an A micro-panel: Ap + k * MR) and
-// brow(k) the address of B row k (N * L contiguous values, 64-byte aligned when kAligned). When `next` is given, the
-// first 2 * next_rows iterations each fetch one line of the next C tile (rows of NR values, ldc
-// apart): its lines arrive while this tile computes, and one line per k keeps the outstanding
-// misses well within the L1 miss buffers, which the whole tile requested at once would overrun
-// and stall on.
+// brow(k) the address of B row k (N * L contiguous values, 64-byte aligned when kAligned).
+// When `next` is given, the first 2 * next_rows iterations each fetch one line of the next C
+// tile (rows of NR values, ldc apart): its lines arrive while this tile computes, and one line
+// per k keeps the outstanding misses well within the L1 miss buffers, which the whole tile
+// requested at once would overrun and stall on.
 template <class T, bool kAligned, int M, int N, class ARow, class BRow>
 inline void tile_product(int64_t kc, const ARow& arow, const BRow& brow,
                          typename Tile<T>::V (&acc)[Tile<T>::MR][Tile<T>::NV], const T* next, int64_t ldc,
@@ -93,6 +94,14 @@ inline void tile_product(int64_t mr, int64_t nr, int64_t kc, const ARow& arow, c
   };
   if (nr > S::L) rows(std::integral_constant<int, 2>{});
   else rows(std::integral_constant<int, 1>{});
+}
+
+// The tile into buf as MR rows of NR values (for stores of a partial tile).
+template <class T>
+inline void spill_tile(const typename Tile<T>::V (&acc)[Tile<T>::MR][Tile<T>::NV], T* buf) {
+  using S = Tile<T>;
+  for (int i = 0; i < S::MR; ++i)
+    for (int j = 0; j < S::NV; ++j) std::memcpy(buf + i * S::NR + j * S::L, &acc[i][j], sizeof(acc[i][j]));
 }
 
 }  // namespace lamina::cpu::LAMINA_ISA

@@ -293,15 +293,12 @@ class ImagePlanes {
     if (phased) {
       r_.geom.H = (r_.geom.H + r_.geom.sh - 1) / r_.geom.sh;
       r_.geom.W = (r_.geom.W + r_.geom.sw - 1) / r_.geom.sw;
-      plane_ = r_.geom.sh * r_.geom.sw * r_.geom.H * r_.geom.W;
-      r_.copy = true;
     } else if (r_.geom.sw > 1) {
       r_.geom.phase = (r_.geom.W + r_.geom.sw - 1) / r_.geom.sw;
       r_.geom.W = r_.geom.phase * r_.geom.sw;
-      r_.copy = true;
     }
-    r_.copy = r_.copy || slack > 0;
-    if (!phased) plane_ = r_.copy ? r_.geom.H * r_.geom.W : p.H * p.W;
+    r_.copy = r_.copy || phased || r_.geom.sw > 1 || slack > 0;
+    plane_ = !r_.copy ? p.H * p.W : r_.geom.H * r_.geom.W * (phased ? r_.geom.sh * r_.geom.sw : 1);
     static std::atomic<uint64_t> calls{0};
     id_ = ++calls;
   }
@@ -355,9 +352,9 @@ void for_padded_planes(const Plan& p, const T* x, const PaddedGeom& r, const F& 
 }
 
 // Convolutions other than plain 1x1 run the direct kernel over the padded planes (phase planes
-// when strided). Work items are (image, group, band of output rows, range of output channels): a band's input rows
-// for all channels stay in half of L2 while every channel block sweeps them; bands shrink and
-// channel ranges split until there are two items per thread.
+// when strided). Work items are (image, group, band of output rows, range of output channels):
+// a band's input rows for all channels stay in half of L2 while every channel block sweeps
+// them; bands shrink and channel ranges split until there are two items per thread.
 template <class T>
 void forward_direct(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
   const int64_t mr = tile<T>(0), nr = tile<T>(1);
