@@ -1,6 +1,7 @@
 // A reference-counted, device-tagged allocation. Storage owns its bytes through a deleter,
 // so memory borrowed from NumPy or DLPack producers is released by whoever lent it.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -17,6 +18,26 @@ void host_free(void* p, int64_t nbytes);
 // Large freed blocks are cached for reuse; these report and release that cache.
 int64_t host_cached_bytes();
 void host_empty_cache();
+
+// An uninitialised array of n T from host_alloc, for a kernel's temporary buffers: large ones
+// come from the block cache instead of fresh pages that fault in on every call.
+template <class T>
+class HostArray {
+ public:
+  explicit HostArray(int64_t n)
+      : bytes_(std::max<int64_t>(n, 1) * int64_t(sizeof(T))), p_(static_cast<T*>(host_alloc(bytes_))) {}
+  ~HostArray() { host_free(p_, bytes_); }
+  HostArray(HostArray&& o) noexcept : bytes_(o.bytes_), p_(o.p_) { o.p_ = nullptr; }
+  HostArray(const HostArray&) = delete;
+  HostArray& operator=(const HostArray&) = delete;
+  HostArray& operator=(HostArray&&) = delete;
+  T* data() { return p_; }
+  const T* data() const { return p_; }
+
+ private:
+  int64_t bytes_;
+  T* p_;
+};
 
 class Storage {
  public:

@@ -24,6 +24,7 @@
 #include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "core/scratch.h"
+#include "core/storage.h"
 #include "cpu/kernels.h"
 #include "ops/copy.h"
 
@@ -146,11 +147,11 @@ void gemm(int64_t M, int64_t N, int64_t K, Operand<T> A, Operand<T> B, T* C, int
 // the GEMM: as its A (MR-row micro-panels), or with `as_b` transposed, as its B (K x M, NR-column
 // micro-panels); returns the packed blocks, `stride` elements apart.
 template <class T>
-std::vector<T> pack_groups(const T* A, int64_t G, int64_t M, int64_t K, int64_t rs, int64_t cs, int64_t gs,
+HostArray<T> pack_groups(const T* A, int64_t G, int64_t M, int64_t K, int64_t rs, int64_t cs, int64_t gs,
                            int64_t& stride, bool as_b = false) {
   const int64_t step = tile<T>(as_b ? 1 : 0);
   stride = (M + step - 1) / step * step * K;
-  std::vector<T> out(size_t(std::max<int64_t>(G * stride, 1)));
+  HostArray<T> out(G * stride);
   const auto& k = cpu::kernels();
   parallel_for(0, G, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t g = lo; g < hi; ++g) {
@@ -372,7 +373,7 @@ void forward_direct(const Plan& p, const T* x, const T* w, const T* bias, T* y) 
                 lanes_turned = (p.Og + nr - 1) / nr * nr * p.OH * ((p.OW + mr - 1) / mr * mr);
   a.pixel_rows = lanes_turned < lanes;
   int64_t wstride;
-  const std::vector<T> wp = pack_groups(w, p.G, p.Og, p.K, p.K, 1, p.Og * p.K, wstride, a.pixel_rows);
+  const HostArray<T> wp = pack_groups(w, p.G, p.Og, p.K, p.K, 1, p.Og * p.K, wstride, a.pixel_rows);
   const int64_t mstep = a.pixel_rows ? nr : mr;
   // A slice's weight panel (MR rows) in half of L1.
   const int64_t taps = p.KH * p.KW;
@@ -418,7 +419,7 @@ void forward(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
   }
   if (!p.pointwise) return forward_direct(p, x, w, bias, y);
   int64_t wstride;
-  const std::vector<T> wp = pack_groups(w, p.G, p.Og, p.K, p.K, 1, p.Og * p.K, wstride);
+  const HostArray<T> wp = pack_groups(w, p.G, p.Og, p.K, p.K, 1, p.Og * p.K, wstride);
   // 1x1 at stride 1 without padding: the image is the GEMM's B as it lies.
   const int64_t T_ = tile_pixels<T>(p, get_num_threads()), tiles = (p.P + T_ - 1) / T_;
   for_items(p.N * p.G * tiles, [&](int64_t it, int threads) {
@@ -444,13 +445,19 @@ bool backward_data_as_forward(const Plan& p, const T* dy, const T* w, T* dx) {
   for (int i = 0; i < 2; ++i)
     if (o.pad_begin[i] < 0 || o.pad_end[i] < 0) return false;
   const Plan q = make_plan({p.N, p.O, p.OH, p.OW}, {p.C, p.Og, p.KH, p.KW}, o, "conv2d_backward_data");
-  std::vector<T> wf(size_t(p.O * p.K));
+  HostArray<T> wf(p.O * p.K);
   const int64_t taps = p.KH * p.KW;
-  for (int64_t gi = 0; gi < p.G; ++gi)
-    for (int64_t c = 0; c < p.Cg; ++c)
-      for (int64_t oc = 0; oc < p.Og; ++oc)
-        for (int64_t t = 0; t < taps; ++t)
-          wf[size_t(((gi * p.Cg + c) * p.Og + oc) * taps + t)] = w[((gi * p.Og + oc) * p.Cg + c) * taps + taps - 1 - t];
+  // Filter by filter, so that the reads run through w; the writes go to Cg lines at a time.
+  parallel_for(0, p.O, 16, [&](int64_t lo, int64_t hi) {
+    for (int64_t o = lo; o < hi; ++o) {
+      const int64_t gi = o / p.Og, oc = o % p.Og;
+      for (int64_t c = 0; c < p.Cg; ++c) {
+        const T* src = w + (o * p.Cg + c) * taps;
+        T* dst = wf.data() + ((gi * p.Cg + c) * p.Og + oc) * taps;
+        for (int64_t t = 0; t < taps; ++t) dst[t] = src[taps - 1 - t];
+      }
+    }
+  });
   forward<T>(q, dy, wf.data(), nullptr, dx);
   return true;
 }
@@ -477,7 +484,7 @@ void backward_data(const Plan& p, const T* dy, const T* w, T* dx) {
   }
   // W^T per group: K x Og.
   int64_t wstride;
-  const std::vector<T> wp = pack_groups(w, p.G, p.K, p.Og, 1, p.K, p.Og * p.K, wstride);
+  const HostArray<T> wp = pack_groups(w, p.G, p.K, p.Og, 1, p.K, p.Og * p.K, wstride);
   const int64_t T_ = tile_pixels<T>(p, get_num_threads()), tiles = (p.P + T_ - 1) / T_;
   if (p.pointwise) {  // every tile writes its own pixels: tiles are independent items
     for_items(p.N * p.G * tiles, [&](int64_t it, int threads) {
@@ -506,7 +513,8 @@ void backward_weight(const Plan& p, const T* x, const T* dy, T* dw) {
   const auto& k = cpu::kernels();
   const int nt = get_num_threads();
   // One accumulator per thread, summed at the end.
-  std::vector<T> acc(size_t(std::max<int64_t>(nt * wsize, 1)), T(0));
+  HostArray<T> acc(nt * wsize);
+  parallel_for(0, nt * wsize, 1 << 14, [&](int64_t lo, int64_t hi) { std::fill(acc.data() + lo, acc.data() + hi, T(0)); });
   auto mine = [&] { return acc.data() + int64_t(omp_in_parallel() ? omp_get_thread_num() : 0) * wsize; };
   if (p.depthwise) {
     auto plane = k.plane_conv_weight[int(dtype_of<T>())];
@@ -546,8 +554,8 @@ void backward_weight(const Plan& p, const T* x, const T* dy, T* dw) {
   }
   parallel_for(0, wsize, 4096, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
-      T s = acc[size_t(i)];
-      for (int t = 1; t < nt; ++t) s += acc[size_t(t * wsize + i)];
+      T s = acc.data()[i];
+      for (int t = 1; t < nt; ++t) s += acc.data()[t * wsize + i];
       dw[i] = s;
     }
   });
