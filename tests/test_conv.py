@@ -129,6 +129,55 @@ def test_conv2d_float64_direct(isa, rng, xs, ws, opts):
     assert rel_err(out.numpy(), ref) < 1e-12
 
 
+def ref_conv2d_weight_grad(x, dy, kernel, stride, pad, dilation, groups):
+    """dW[o, c, ky, kx] = sum over images and output pixels of dy times the input pixel the tap reads."""
+    n, c, h, wd = x.shape
+    o, oh, ow = dy.shape[1:]
+    cg, og = c // groups, o // groups
+    (kh, kw), (sh, sw), (dh, dw), (pt, pb, pl, pr) = kernel, stride, dilation, pad
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    dw_ = np.zeros((o, cg, kh, kw))
+    for g in range(groups):
+        for ky in range(kh):
+            for kx in range(kw):
+                patch = xp[:, g * cg:(g + 1) * cg, ky * dh:ky * dh + sh * (oh - 1) + 1:sh,
+                           kx * dw:kx * dw + sw * (ow - 1) + 1:sw]
+                dw_[g * og:(g + 1) * og, :, ky, kx] = np.einsum("ncij,noij->oc", patch, dy[:, g * og:(g + 1) * og])
+    return dw_
+
+
+# Enough input channels per group for the direct weight-gradient kernel (channels-last input,
+# a tile of filters x channels per tap): whole and partial channel blocks, filter counts that
+# leave partial row blocks, strides, dilation, asymmetric padding, groups, 1x1 taps at stride 2;
+# on one and two threads, where batches of 4 or more images are split between the threads
+# (whole images each) and smaller ones split dW.
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,opts", [
+    ((2, 64, 9, 11), (20, 64, 3, 3), {"padding": 1}),
+    ((3, 96, 13, 10), (30, 48, 3, 2), {"stride": (2, 1), "dilation": (1, 2), "padding": (1, 0), "groups": 2}),
+    ((1, 48, 12, 12), (1, 48, 5, 5), {"stride": 3, "padding": 2}),
+    ((2, 32, 7, 7), (5, 32, 1, 1), {"stride": 2}),
+    ((1, 40, 6, 5), (33, 40, 3, 3), {"padding": (2, 1)}),
+    ((5, 32, 6, 7), (12, 32, 3, 3), {"stride": (1, 2), "padding": 1}),
+])
+def test_conv2d_weight_gradient_direct(isa, rng, threads, dtype, xs, ws, opts):
+    x = lamina.tensor(rng.standard_normal(xs).astype(dtype), requires_grad=True)
+    w = lamina.tensor(rng.standard_normal(ws).astype(dtype), requires_grad=True)
+    prev = lamina.get_num_threads()
+    lamina.set_num_threads(threads)
+    try:
+        y = F.conv2d(x, w, **opts)
+        g = rng.standard_normal(y.shape).astype(dtype)
+        (y * lamina.tensor(g)).sum().backward()
+    finally:
+        lamina.set_num_threads(prev)
+    dil, stride = _pair(opts.get("dilation", 1)), _pair(opts.get("stride", 1))
+    ref = ref_conv2d_weight_grad(x.detach().numpy().astype(np.float64), g.astype(np.float64), ws[2:], stride,
+                                 _pad4(opts.get("padding", 0), np.empty(ws), dil), dil, opts.get("groups", 1))
+    assert rel_err(w.grad.numpy(), ref) < (1e-5 if dtype == np.float32 else 1e-12)
+
+
 def test_conv2d_non_contiguous_and_unbatched(rng):
     x = rng.standard_normal((5, 3, 2, 6))  # transposed to (2, 3, 6, 5) below
     w = rng.standard_normal((3, 4, 3, 2))  # permuted to (4, 3, 2, 3)

@@ -27,4 +27,19 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
   }
 }
 
+// Runs f(t, nt) on each thread t of one team of nt threads (get_num_threads(), or 1 inside
+// another parallel region), for work whose threads must meet between steps: f may call
+// team_barrier(), which every thread of the team must then reach the same number of times.
+template <class F>
+void parallel_team(const F& f) {
+  const int nt = omp_in_parallel() ? 1 : get_num_threads();
+  if (nt <= 1) { f(0, 1); return; }
+#pragma omp parallel num_threads(nt)
+  f(omp_get_thread_num(), omp_get_num_threads());
+}
+
+inline void team_barrier() {
+#pragma omp barrier
+}
+
 }  // namespace lamina

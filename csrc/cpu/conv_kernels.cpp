@@ -344,6 +344,84 @@ void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, i
   }
 }
 
+template <class T>
+void channels_last(const ConvGeom& g, int64_t Wp, int64_t Hp, const void* xv, int64_t c0, int64_t c1, void* outv) {
+  const T* x = static_cast<const T*>(xv);
+  T* out = static_cast<T*>(outv);
+  constexpr int L = kLanes<T>, kAhead = 4;  // rows
+  const int64_t C = g.C, HW = g.H * g.W;
+  auto zero = [&](int64_t pos0, int64_t pos1) {
+    for (int64_t q = pos0; q < pos1; ++q) std::fill(out + q * C + c0, out + q * C + c1, T(0));
+  };
+  zero(0, g.pt * Wp);
+  for (int64_t iy = 0; iy < g.H; ++iy) {
+    const int64_t y = iy + g.pt;
+    zero(y * Wp, y * Wp + g.pl);
+    zero(y * Wp + g.pl + g.W, (y + 1) * Wp);
+    T* dst = out + (y * Wp + g.pl) * C;
+    const T* src = x + iy * g.W;
+    // L channels x L columns at a time, transposed in registers.
+    int64_t c = c0;
+    for (; c + L <= c1; c += L) {
+      int64_t x0 = 0;
+      for (; x0 + L <= g.W; x0 += L) {
+        LanesT<T> v[L];
+        for (int r = 0; r < L; ++r) {
+          v[r] = load_lanes(src + (c + r) * HW + x0);
+          // L streams, one per plane, are more than the hardware prefetchers follow.
+          __builtin_prefetch(src + (c + r) * HW + x0 + kAhead * g.W);
+        }
+        transpose_lanes<T>(v);
+        for (int r = 0; r < L; ++r) store_lanes(dst + (x0 + r) * C + c, v[r]);
+      }
+      for (; x0 < g.W; ++x0)
+        for (int r = 0; r < L; ++r) dst[x0 * C + c + r] = src[(c + r) * HW + x0];
+    }
+    for (; c < c1; ++c)
+      for (int64_t x0 = 0; x0 < g.W; ++x0) dst[x0 * C + c] = src[c * HW + x0];
+  }
+  zero((g.pt + g.H) * Wp, Hp * Wp);
+}
+
+// The weight gradient as the GEMM's register tile: rows are output channels (dy broadcast from
+// its packed panel), columns input channels (NR consecutive values of a channels-last input
+// position), and the sum runs over the output pixels through a table of input positions, so
+// strided and dilated convolutions read the same way as unit-stride ones.
+template <class T>
+void conv_weight_direct(const DirectWeightArgs& a, int64_t m0, int64_t m1, int64_t c0, int64_t c1) {
+  using S = Tile<T>;
+  constexpr int MR = S::MR, NR = S::NR;
+  const ConvGeom& g = a.geom;
+  const int64_t P = g.OH * g.OW, taps = g.KH * g.KW;
+  std::vector<int64_t> at(size_t(std::max<int64_t>(P, 1))), off(static_cast<size_t>(taps));
+  for (int64_t oy = 0; oy < g.OH; ++oy)
+    for (int64_t ox = 0; ox < g.OW; ++ox) at[size_t(oy * g.OW + ox)] = (oy * g.sh * g.W + ox * g.sw) * a.cs;
+  for (int64_t ky = 0; ky < g.KH; ++ky)
+    for (int64_t kx = 0; kx < g.KW; ++kx) off[size_t(ky * g.KW + kx)] = (ky * g.dh * g.W + kx * g.dw) * a.cs;
+  const T* x = static_cast<const T*>(a.x);
+  const T* dy = static_cast<const T*>(a.dy);
+  T* dw = static_cast<T*>(a.dw);
+  const int64_t* pa = at.data();
+  // The dy panel stays in L1 across the taps; the input positions of a column block across the
+  // row blocks.
+  for (int64_t c = c0; c < c1; c += NR) {
+    const int64_t nr = std::min<int64_t>(NR, c1 - c);
+    for (int64_t m = m0; m < m1; m += MR) {
+      const int64_t mr = std::min<int64_t>(MR, m1 - m);
+      const T* ap = dy + m * P;
+      for (int64_t t = 0; t < taps; ++t) {
+        typename S::V acc[MR][S::NV];
+        const T* xb = x + off[size_t(t)] + c;
+        T* C = dw + (t * a.O + m) * a.ldc + c;
+        tile_product<T, false>(
+            mr, nr, P, [ap](int64_t k) { return ap + k * S::MR; }, [xb, pa](int64_t k) { return xb + pa[k]; }, acc,
+            t + 1 < taps ? C + a.O * a.ldc : nullptr, a.ldc, mr);
+        store_tile<T>(acc, C, a.ldc, a.accumulate, mr, nr);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lamina::cpu::LAMINA_ISA
 
@@ -357,6 +435,10 @@ void LAMINA_ISA_FN(register_conv, LAMINA_ISA)(Kernels& k) {
   k.im2col_panels[int(DType::Float64)] = im2col_panels<double>;
   k.conv_direct[int(DType::Float32)] = conv_direct<float>;
   k.conv_direct[int(DType::Float64)] = conv_direct<double>;
+  k.conv_weight_direct[int(DType::Float32)] = conv_weight_direct<float>;
+  k.conv_weight_direct[int(DType::Float64)] = conv_weight_direct<double>;
+  k.channels_last[int(DType::Float32)] = channels_last<float>;
+  k.channels_last[int(DType::Float64)] = channels_last<double>;
   k.plane_conv[int(DType::Float32)] = plane_conv<float>;
   k.plane_conv[int(DType::Float64)] = plane_conv<double>;
   k.plane_conv_data[int(DType::Float32)] = plane_conv_data<float>;

@@ -73,27 +73,11 @@ template <class T>
 void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T* C, int64_t ldc, bool add,
                   int64_t mr, int64_t nr, const T* next, int64_t next_rows) {
   using S = Tile<T>;
-  using V = typename S::V;
-  using VU = typename S::VU;
-  constexpr int MR = S::MR, NV = S::NV, NR = S::NR, L = S::L;
-  V acc[MR][NV];
+  typename S::V acc[S::MR][S::NV];
   tile_product<T, true>(
-      mr, nr, kc, [Ap](int64_t k) { return Ap + k * S::MR; }, [Bp](int64_t k) { return Bp + k * NR; }, acc, next, ldc,
+      mr, nr, kc, [Ap](int64_t k) { return Ap + k * S::MR; }, [Bp](int64_t k) { return Bp + k * S::NR; }, acc, next, ldc,
       next_rows);
-  if (mr == MR && nr == NR) {
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) {
-        VU* c = reinterpret_cast<VU*>(C + i * ldc + j * L);
-        *c = add ? *c + acc[i][j] : acc[i][j];
-      }
-    return;
-  }
-  alignas(64) T buf[MR * NR];
-  spill_tile<T>(acc, buf);
-  for (int64_t i = 0; i < mr; ++i)
-    for (int64_t j = 0; j < nr; ++j) C[i * ldc + j] = add ? C[i * ldc + j] + buf[i * NR + j] : buf[i * NR + j];
+  store_tile<T>(acc, C, ldc, add, mr, nr);
 }
 
 // ---- packing: zero-padded micro-panels, reading through any strides

@@ -104,4 +104,28 @@ inline void spill_tile(const typename Tile<T>::V (&acc)[Tile<T>::MR][Tile<T>::NV
     for (int j = 0; j < S::NV; ++j) std::memcpy(buf + i * S::NR + j * S::L, &acc[i][j], sizeof(acc[i][j]));
 }
 
+// The top-left mr x nr of the tile written to C (rows ldc apart), or added to it with `add`:
+// whole vectors for a full tile, element by element through a spilled copy otherwise.
+template <class T>
+inline void store_tile(const typename Tile<T>::V (&acc)[Tile<T>::MR][Tile<T>::NV], T* C, int64_t ldc, bool add,
+                       int64_t mr, int64_t nr) {
+  using S = Tile<T>;
+  using VU = typename S::VU;
+  constexpr int MR = S::MR, NV = S::NV, NR = S::NR, L = S::L;
+  if (mr == MR && nr == NR) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) {
+        VU* c = reinterpret_cast<VU*>(C + i * ldc + j * L);
+        *c = add ? *c + acc[i][j] : acc[i][j];
+      }
+    return;
+  }
+  alignas(64) T buf[MR * NR];
+  spill_tile<T>(acc, buf);
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nr; ++j) C[i * ldc + j] = add ? C[i * ldc + j] + buf[i * NR + j] : buf[i * NR + j];
+}
+
 }  // namespace lamina::cpu::LAMINA_ISA

@@ -258,6 +258,30 @@ struct DirectConvArgs {
   int64_t channels_per_slice = 1;  // taps are summed in slices of this many input channels
 };
 using DirectConvFn = void (*)(const DirectConvArgs&, int64_t m0, int64_t m1, int64_t oy0, int64_t oy1);
+// Direct weight gradient of one image and group (no patch copies): for every tap t, rows o in
+// [m0, m1) and input channels c in [c0, c1) (m0 a multiple of MR, c0 of NR),
+//   dw[(t * O + o) * ldc + c] (+)= sum over output pixels p of dy[o][p] * x[at(p) + tap(t)][c],
+// the MR x NR tile of dw held in registers over all OH * OW pixels. x is the image's input in
+// channels-last order over its padded planes (geom has no padding left: geom.H x geom.W
+// positions, `cs` values apart, NR values of slack after the last), so that every (pixel, tap)
+// reads NR consecutive channels at any stride or dilation; dy is packed as GemmArgs::Apacked
+// (O x OH * OW). `accumulate` adds into dw instead of writing it.
+struct DirectWeightArgs {
+  ConvGeom geom;
+  const void* x = nullptr;
+  int64_t cs = 0;
+  const void* dy = nullptr;
+  int64_t O = 0;
+  void* dw = nullptr;
+  int64_t ldc = 0;
+  bool accumulate = false;
+};
+using DirectWeightFn = void (*)(const DirectWeightArgs&, int64_t m0, int64_t m1, int64_t c0, int64_t c1);
+// Channels [c0, c1) of geom's C planes at x, padded to padded_h x padded_w (zeros where a
+// position falls into the padding), in channels-last order: out[(y * padded_w + x) * C + c].
+// A block of channels at a time, so that the planes are read as a few sequential streams.
+using ChannelsLastFn = void (*)(const ConvGeom&, int64_t padded_w, int64_t padded_h, const void* x, int64_t c0,
+                                int64_t c1, void* out);
 // One input plane with one KH x KW filter (depthwise convolution): y (OH x OW) = x (*) w + *b
 // (b may be null);
 // backward: dx (H x W) += dy (*)^T w and dw (KH x KW) += x (*) dy. The forward and the weight
@@ -313,6 +337,8 @@ struct Kernels {
   Col2imFn col2im[kNumDTypes] = {};
   Im2colPanelsFn im2col_panels[kNumDTypes] = {};
   DirectConvFn conv_direct[kNumDTypes] = {};
+  DirectWeightFn conv_weight_direct[kNumDTypes] = {};
+  ChannelsLastFn channels_last[kNumDTypes] = {};
   PlaneConvFn plane_conv[kNumDTypes] = {};
   PlaneConvDataFn plane_conv_data[kNumDTypes] = {};
   PlaneConvWeightFn plane_conv_weight[kNumDTypes] = {};

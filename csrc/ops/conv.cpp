@@ -375,9 +375,10 @@ void forward_direct(const Plan& p, const T* x, const T* w, const T* bias, T* y) 
   int64_t wstride;
   const HostArray<T> wp = pack_groups(w, p.G, p.Og, p.K, p.K, 1, p.Og * p.K, wstride, a.pixel_rows);
   const int64_t mstep = a.pixel_rows ? nr : mr;
-  // A slice's weight panel (MR rows) in half of L1.
+  // A slice's weight panel (MR rows) in three quarters of L1: every slice after the first adds
+  // its tiles into y, an epilogue that fewer, deeper slices pay less often.
   const int64_t taps = p.KH * p.KW;
-  a.channels_per_slice = std::max<int64_t>(1, int64_t(cpu_info().l1d) / 2 / (mr * taps * int64_t(sizeof(T))));
+  a.channels_per_slice = std::max<int64_t>(1, int64_t(cpu_info().l1d) * 3 / 4 / (mr * taps * int64_t(sizeof(T))));
   // An output row reads sh x sw rows of phase planes (one row of plain planes).
   const int64_t halo = (p.KH - 1) * g.dh / (phased ? g.sh : 1),
                 row_bytes = std::max<int64_t>(1, p.Cg * (phased ? g.sh * g.sw : 1) * g.W * int64_t(sizeof(T)));
@@ -507,8 +508,110 @@ void backward_data(const Plan& p, const T* dy, const T* w, T* dx) {
   });
 }
 
+// The weight gradient by the direct kernel, for convolutions whose input channels per group fill
+// the tile's columns. Each image's input is laid out channels-last over its padded planes and
+// its dy packed, then every tile of dW sums the image's pixels. Two ways to share the work:
+// - threads own blocks of dW (group, column block, range of row blocks) for the whole batch,
+//   so a thread's part stays in its cache from image to image and nothing is summed at the end;
+//   every thread prepares a share of the next image while the tiles of this one run (two
+//   buffers, one barrier per image);
+// - where dW is small and images are many, each thread takes whole images into a dW of its
+//   own, with no barrier between images, and the threads' sums are added at the end.
+// False (nothing done) where the shape does not suit the kernel.
+template <class T>
+bool backward_weight_direct(const Plan& p, const T* x, const T* dy, T* dw) {
+  const int64_t mr = tile<T>(0), nr = tile<T>(1), ldc = (p.Cg + nr - 1) / nr * nr;
+  // Columns past Cg in the last block are lanes spent for nothing: at most a quarter of them.
+  if (p.depthwise || p.pointwise || ldc * 3 > p.Cg * 4) return false;
+  const PaddedGeom r = padded_geom(p);
+  const int64_t Hp = r.geom.H, Wp = r.geom.W, taps = p.KH * p.KW, HW = p.H * p.W, mb = (p.Og + mr - 1) / mr;
+  const int64_t xsize = Hp * Wp * p.Cg, dsize = mb * mr * p.P, wsize = taps * p.Og * ldc, cb = ldc / nr;
+  const int64_t xstep = p.G * xsize + nr, dstep = p.G * dsize, lanes = nr / 2, lb = (p.Cg + lanes - 1) / lanes;
+  const int nthreads = get_num_threads();
+  const bool whole_images = nthreads > 1 && p.N >= 2 * nthreads &&
+                            p.G * wsize * int64_t(sizeof(T)) <= int64_t(cpu_info().l2) / 4;
+  const int64_t buffers = whole_images ? nthreads : 2, sums = whole_images ? nthreads : 1;
+  HostArray<T> xcl(buffers * xstep), dyp(buffers * dstep), acc(sums * p.G * wsize);
+  for (int64_t b = 0; b < buffers; ++b)  // the last tiles read into lanes they discard
+    std::fill(xcl.data() + b * xstep + p.G * xsize, xcl.data() + (b + 1) * xstep, T(0));
+  const auto& k = cpu::kernels();
+  const int dt = int(dtype_of<T>());
+  int64_t msplit = 1;
+  while (!whole_images && p.G * cb * msplit < 2 * int64_t(nthreads) && msplit < mb) ++msplit;
+  const int64_t items = p.G * cb * msplit;
+  parallel_team([&](int t, int nt) {
+    auto share = [&](int64_t n, int64_t i, int64_t parts) { return std::pair<int64_t, int64_t>(n * i / parts, n * (i + 1) / parts); };
+    // Share `part` of `parts` of image n's channel blocks (a vector of channels each) and dy
+    // panels, into buffer b.
+    auto prepare = [&](int64_t n, int64_t b, int part, int parts) {
+      T* xb = xcl.data() + b * xstep;
+      T* db = dyp.data() + b * dstep;
+      const auto [r0, r1] = share(p.G * lb, part, parts);
+      for (int64_t i = r0; i < r1; ++i) {
+        const int64_t gi = i / lb, c0 = i % lb * lanes;
+        k.channels_last[dt](p.geom, Wp, Hp, x + (n * p.C + gi * p.Cg) * HW, c0, std::min(p.Cg, c0 + lanes),
+                            xb + gi * xsize);
+      }
+      const auto [q0, q1] = share(p.G * mb, part, parts);
+      for (int64_t i = q0; i < q1; ++i) {
+        const int64_t gi = i / mb, m = i % mb * mr;
+        k.gemm_pack_a[dt](std::min(mr, p.Og - m), p.P, reinterpret_cast<const char*>(dy + (n * p.O + gi * p.Og + m) * p.P),
+                          p.P, 1, reinterpret_cast<char*>(db + gi * dsize + m * p.P));
+      }
+    };
+    // Items [i0, i1) of the image in buffer b, into sum s.
+    auto tiles = [&](int64_t b, int64_t s, int64_t i0, int64_t i1, bool accumulate) {
+      for (int64_t it = i0; it < i1; ++it) {
+        const int64_t mi = it % msplit, ci = it / msplit % cb, gi = it / (msplit * cb);
+        cpu::DirectWeightArgs a;
+        a.geom = r.geom;
+        a.x = xcl.data() + b * xstep + gi * xsize;
+        a.cs = p.Cg;
+        a.dy = dyp.data() + b * dstep + gi * dsize;
+        a.O = p.Og;
+        a.dw = acc.data() + (s * p.G + gi) * wsize;
+        a.ldc = ldc;
+        a.accumulate = accumulate;
+        k.conv_weight_direct[dt](a, mb * mi / msplit * mr, std::min(p.Og, mb * (mi + 1) / msplit * mr), ci * nr,
+                                 std::min(p.Cg, (ci + 1) * nr));
+      }
+    };
+    if (whole_images) {
+      const auto [n0, n1] = share(p.N, t, nt);
+      for (int64_t n = n0; n < n1; ++n) {
+        prepare(n, t, 0, 1);
+        tiles(t, t, 0, items, n > n0);
+      }
+      team_barrier();
+    } else {
+      prepare(0, 0, t, nt);
+      team_barrier();
+      const auto [i0, i1] = share(items, t, nt);
+      for (int64_t n = 0; n < p.N; ++n) {
+        if (n + 1 < p.N) prepare(n + 1, (n + 1) % 2, t, nt);
+        tiles(n % 2, 0, i0, i1, n > 0);
+        team_barrier();  // image n + 1 is ready, and every tile is done with buffer n % 2
+      }
+    }
+    // dw (O x Cg x taps) from the (tap, filter, channel) order the tiles were summed in.
+    const auto [o0, o1] = share(p.G * p.Og, t, nt);
+    for (int64_t i = o0; i < o1; ++i) {
+      const T* src = acc.data() + i / p.Og * wsize + i % p.Og * ldc;
+      T* dst = dw + i * p.Cg * taps;
+      for (int64_t c = 0; c < p.Cg; ++c)
+        for (int64_t tp = 0; tp < taps; ++tp) {
+          T v = src[tp * p.Og * ldc + c];
+          for (int64_t u = 1; u < sums; ++u) v += src[u * p.G * wsize + tp * p.Og * ldc + c];
+          dst[c * taps + tp] = v;
+        }
+    }
+  });
+  return true;
+}
+
 template <class T>
 void backward_weight(const Plan& p, const T* x, const T* dy, T* dw) {
+  if (backward_weight_direct(p, x, dy, dw)) return;
   const int64_t HW = p.H * p.W, wsize = p.O * p.K;
   const auto& k = cpu::kernels();
   const int nt = get_num_threads();
