@@ -101,6 +101,12 @@ CONV2D_CASES = [
     ((1, 5, 13, 13), (30, 5, 3, 3), {"padding": 1}),
     ((1, 4, 26, 26), (30, 4, 3, 3), {"stride": 2, "padding": 1}),
     ((1, 6, 12, 12), (60, 3, 3, 3), {"padding": 1, "groups": 2}),
+    # output rows a multiple of the vector width tile whole row vectors, two rows per tile when
+    # a row is one vector: strided over phase planes, an odd vector count (a one-vector tile),
+    # channels in two slices (the second adds)
+    ((2, 6, 32, 31), (5, 6, 3, 3), {"stride": 2, "padding": 1}),
+    ((1, 100, 7, 16), (3, 100, 3, 3), {"padding": 1}),
+    ((1, 3, 5, 64), (17, 3, 3, 3), {"padding": (0, 1), "dilation": (2, 1)}),
 ]
 
 

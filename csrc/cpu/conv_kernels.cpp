@@ -326,6 +326,34 @@ void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, i
     }
     return;
   }
+  // Tiles of NV vectors of L output pixels each, from rows of a multiple of L pixels: no lane
+  // computes a pixel that is thrown away, and every vector is stored whole. The vectors of a
+  // tile may lie on different rows: the second is read vs values after the first.
+  constexpr int L = S::L;
+  const int64_t per_row = g.OW / L, nvec = a.row_vectors ? (oy1 - oy0) * per_row : 0;
+  auto vectors = [&](int64_t m, int64_t mr, int64_t k0, int64_t kn, bool add) {
+    for (int64_t v = 0; v < nvec; v += NV) {
+      const int nv = int(std::min<int64_t>(NV, nvec - v));
+      int64_t q[NV], out[NV];
+      for (int j = 0; j < nv; ++j) {
+        const int64_t oy = oy0 + (v + j) / per_row, ox = (v + j) % per_row * L;
+        q[j] = oy * Wp + ox;
+        out[j] = oy * g.OW + ox;
+      }
+      typename S::V acc[MR][NV];
+      const T* xq = x + q[0];
+      const int64_t* ok = o + k0;
+      const T* wq = w + m * K + k0 * MR;
+      tile_product<T, false>(
+          mr, nv * L, kn, [wq](int64_t k) { return wq + k * S::MR; }, [xq, ok](int64_t k) { return xq + ok[k]; }, acc,
+          nullptr, 0, 0, nv > 1 ? q[1] - q[0] : L);
+      for (int64_t i = 0; i < mr; ++i)
+        for (int j = 0; j < nv; ++j) {
+          T* dst = y + (m + i) * P + out[j];
+          store_lanes(dst, add ? load_lanes(dst) + acc[i][j] : acc[i][j] + (bias ? bias[m + i] : T(0)));
+        }
+    }
+  };
   // Taps in slices of whole channels, so that a slice of the weight panel and the input rows
   // it reads stay in L1 while the tiles sweep the band.
   const int64_t taps = g.KH * g.KW, slices = (g.C + a.channels_per_slice - 1) / std::max<int64_t>(1, a.channels_per_slice);
@@ -333,7 +361,9 @@ void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, i
     const int64_t mr = std::min<int64_t>(MR, m1 - m);
     for (int64_t sl = 0; sl < slices; ++sl) {
       const int64_t c0 = g.C * sl / slices, c1 = g.C * (sl + 1) / slices, k0 = c0 * taps, kn = (c1 - c0) * taps;
-      if (a.wide) {
+      if (a.row_vectors) {
+        vectors(m, mr, k0, kn, sl > 0);
+      } else if (a.wide) {
         for (int64_t q = oy0 * Wp, qe = (oy1 - 1) * Wp + g.OW; q < qe; q += NR)
           tile(m, mr, q, std::min<int64_t>(NR, qe - q), k0, kn, sl > 0);
       } else {

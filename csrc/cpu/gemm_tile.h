@@ -28,7 +28,8 @@ struct Tile {
 
 // acc[i][j] = sum over k < kc of A[k][i] * B[k][j * L ..] for i < M, j < N (the rest of acc
 // zero), with arow(k) the address of A's M values for k (an A micro-panel: Ap + k * MR) and
-// brow(k) the address of B row k (N * L contiguous values, 64-byte aligned when kAligned).
+// brow(k) the address of B row k: its vector j (L values, 64-byte aligned when kAligned) at
+// brow(k) + j * vs (vs = L: N * L contiguous values).
 // When `next` is given, the first 2 * next_rows iterations each fetch one line of the next C
 // tile (rows of NR values, ldc apart): its lines arrive while this tile computes, and one line
 // per k keeps the outstanding misses well within the L1 miss buffers, which the whole tile
@@ -36,7 +37,7 @@ struct Tile {
 template <class T, bool kAligned, int M, int N, class ARow, class BRow>
 inline void tile_product(int64_t kc, const ARow& arow, const BRow& brow,
                          typename Tile<T>::V (&acc)[Tile<T>::MR][Tile<T>::NV], const T* next, int64_t ldc,
-                         int64_t next_rows) {
+                         int64_t next_rows, int64_t vs) {
   using S = Tile<T>;
   using V = typename S::V;
   constexpr int MR = S::MR, NV = S::NV, NR = S::NR;
@@ -52,8 +53,8 @@ inline void tile_product(int64_t kc, const ARow& arow, const BRow& brow,
     V bv[N];
 #pragma GCC unroll 4
     for (int j = 0; j < N; ++j) {
-      if constexpr (kAligned) bv[j] = reinterpret_cast<const V*>(b)[j];
-      else bv[j] = load_lanes(b + j * S::L);
+      if constexpr (kAligned) bv[j] = *reinterpret_cast<const V*>(b + j * vs);
+      else bv[j] = load_lanes(b + j * vs);
     }
     const T* a = arow(k);
 #pragma GCC unroll 16
@@ -82,15 +83,15 @@ inline void tile_product(int64_t kc, const ARow& arow, const BRow& brow,
 template <class T, bool kAligned, class ARow, class BRow>
 inline void tile_product(int64_t mr, int64_t nr, int64_t kc, const ARow& arow, const BRow& brow,
                          typename Tile<T>::V (&acc)[Tile<T>::MR][Tile<T>::NV], const T* next = nullptr,
-                         int64_t ldc = 0, int64_t next_rows = 0) {
+                         int64_t ldc = 0, int64_t next_rows = 0, int64_t vs = Tile<T>::L) {
   using S = Tile<T>;
   constexpr int MR = S::MR, M2 = (MR + 1) / 2, M4 = (MR + 3) / 4;
   auto rows = [&](auto n) __attribute__((always_inline)) {
     constexpr int N = decltype(n)::value;
-    if (mr > M2) tile_product<T, kAligned, MR, N>(kc, arow, brow, acc, next, ldc, next_rows);
-    else if (mr > M4) tile_product<T, kAligned, M2, N>(kc, arow, brow, acc, next, ldc, next_rows);
-    else if (mr > 1) tile_product<T, kAligned, M4, N>(kc, arow, brow, acc, next, ldc, next_rows);
-    else tile_product<T, kAligned, 1, N>(kc, arow, brow, acc, next, ldc, next_rows);
+    if (mr > M2) tile_product<T, kAligned, MR, N>(kc, arow, brow, acc, next, ldc, next_rows, vs);
+    else if (mr > M4) tile_product<T, kAligned, M2, N>(kc, arow, brow, acc, next, ldc, next_rows, vs);
+    else if (mr > 1) tile_product<T, kAligned, M4, N>(kc, arow, brow, acc, next, ldc, next_rows, vs);
+    else tile_product<T, kAligned, 1, N>(kc, arow, brow, acc, next, ldc, next_rows, vs);
   };
   if (nr > S::L) rows(std::integral_constant<int, 2>{});
   else rows(std::integral_constant<int, 1>{});

@@ -234,7 +234,9 @@ using Im2colPanelsFn = void (*)(const ConvGeom&, const void* x, int64_t p0, int6
 // [m0, m1) (GemmArgs::Apacked layout, K = C * KH * KW, m0 a multiple of MR). Tiles of NR
 // consecutive pixels of the "wide" output (OH x W, columns from OW on are discarded) are read
 // with one offset per tap; `wide` runs tiles across rows, otherwise each output row is tiled on
-// its own (less waste when OW is a multiple of NR). x needs NR elements of slack after the last
+// its own (less waste when OW is a multiple of NR); `row_vectors` (OW a multiple of the vector
+// width) makes each tile's vectors whole row segments, the second anywhere after the first
+// (two 16-pixel rows of a 16 x 16 output in one tile). x needs NR elements of slack after the last
 // plane. y (+ bias per row when given) is written, not accumulated: rows are OH * OW apart.
 // The taps are summed a slice of channels at a time (the first slice writes, the rest add).
 // Strided convolutions (`phased`) read planes split into geom.sh x geom.sw phase planes of
@@ -255,6 +257,7 @@ struct DirectConvArgs {
   const void* bias = nullptr;
   void* y = nullptr;
   bool wide = true;
+  bool row_vectors = false;  // OW a multiple of the vector width: tiles of whole row vectors
   int64_t channels_per_slice = 1;  // taps are summed in slices of this many input channels
 };
 using DirectConvFn = void (*)(const DirectConvArgs&, int64_t m0, int64_t m1, int64_t oy0, int64_t oy1);

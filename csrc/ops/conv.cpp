@@ -368,8 +368,9 @@ void forward_direct(const Plan& p, const T* x, const T* w, const T* bias, T* y) 
   a.phased = phased;
   const int64_t row_tiles = (p.OW + nr - 1) / nr * p.OH, wide_tiles = ((p.OH - 1) * g.W + p.OW + nr - 1) / nr;
   a.wide = wide_tiles < row_tiles;
+  a.row_vectors = p.OW % (nr / 2) == 0;
   // The tile the right way round for the shape: lanes spent per output channel and image.
-  const int64_t lanes = (p.Og + mr - 1) / mr * mr * std::min(row_tiles, wide_tiles) * nr,
+  const int64_t lanes = (p.Og + mr - 1) / mr * mr * (a.row_vectors ? p.P : std::min(row_tiles, wide_tiles) * nr),
                 lanes_turned = (p.Og + nr - 1) / nr * nr * p.OH * ((p.OW + mr - 1) / mr * mr);
   a.pixel_rows = lanes_turned < lanes;
   int64_t wstride;
