@@ -512,12 +512,12 @@ void backward_data(const Plan& p, const T* dy, const T* w, T* dx) {
 // The weight gradient by the direct kernel, for convolutions whose input channels per group fill
 // the tile's columns. Each image's input is laid out channels-last over its padded planes and
 // its dy packed, then every tile of dW sums the image's pixels. Two ways to share the work:
-// - threads own blocks of dW (group, column block, range of row blocks) for the whole batch,
-//   so a thread's part stays in its cache from image to image and nothing is summed at the end;
-//   every thread prepares a share of the next image while the tiles of this one run (two
-//   buffers, one barrier per image);
-// - where dW is small and images are many, each thread takes whole images into a dW of its
-//   own, with no barrier between images, and the threads' sums are added at the end.
+// - where the images split evenly between the threads (or are many), each thread takes whole
+//   images into a dW of its own, and the threads' sums are added at the end. This measured
+//   faster even where each thread's dW is far larger than its L2;
+// - otherwise threads own blocks of dW (group, column block, range of row blocks) for the whole
+//   batch, and every thread prepares a share of the next image while the tiles of this one run
+//   (two buffers, one barrier per image).
 // False (nothing done) where the shape does not suit the kernel.
 template <class T>
 bool backward_weight_direct(const Plan& p, const T* x, const T* dy, T* dw) {
@@ -529,8 +529,7 @@ bool backward_weight_direct(const Plan& p, const T* x, const T* dy, T* dw) {
   const int64_t xsize = Hp * Wp * p.Cg, dsize = mb * mr * p.P, wsize = taps * p.Og * ldc, cb = ldc / nr;
   const int64_t xstep = p.G * xsize + nr, dstep = p.G * dsize, lanes = nr / 2, lb = (p.Cg + lanes - 1) / lanes;
   const int nthreads = get_num_threads();
-  const bool whole_images = nthreads > 1 && p.N >= 2 * nthreads &&
-                            p.G * wsize * int64_t(sizeof(T)) <= int64_t(cpu_info().l2) / 4;
+  const bool whole_images = nthreads > 1 && (p.N % nthreads == 0 || p.N >= 4 * nthreads);
   const int64_t buffers = whole_images ? nthreads : 2, sums = whole_images ? nthreads : 1;
   HostArray<T> xcl(buffers * xstep), dyp(buffers * dstep), acc(sums * p.G * wsize);
   for (int64_t b = 0; b < buffers; ++b)  // the last tiles read into lanes they discard
