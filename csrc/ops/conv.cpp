@@ -356,8 +356,9 @@ void for_padded_planes(const Plan& p, const T* x, const PaddedGeom& r, const F& 
 // when strided). Work items are (image, group, band of output rows, range of output channels):
 // a band's input rows for all channels stay in half of L2 while every channel block sweeps
 // them; bands shrink and channel ranges split until there are two items per thread.
-template <class T>
-void forward_direct(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
+// pack_weight(as_b, stride) packs the weight as pack_groups does.
+template <class T, class Pack>
+void forward_direct(const Plan& p, const T* x, const Pack& pack_weight, const T* bias, T* y) {
   const int64_t mr = tile<T>(0), nr = tile<T>(1);
   const bool phased = p.geom.sh > 1 || p.geom.sw > 1;
   const ImagePlanes<T> xp(p, x, nr, phased);
@@ -374,7 +375,7 @@ void forward_direct(const Plan& p, const T* x, const T* w, const T* bias, T* y) 
                 lanes_turned = (p.Og + nr - 1) / nr * nr * p.OH * ((p.OW + mr - 1) / mr * mr);
   a.pixel_rows = lanes_turned < lanes;
   int64_t wstride;
-  const HostArray<T> wp = pack_groups(w, p.G, p.Og, p.K, p.K, 1, p.Og * p.K, wstride, a.pixel_rows);
+  const HostArray<T> wp = pack_weight(a.pixel_rows, wstride);
   const int64_t mstep = a.pixel_rows ? nr : mr;
   // A slice's weight panel (MR rows) in three quarters of L1: every slice after the first adds
   // its tiles into y, an epilogue that fewer, deeper slices pay less often.
@@ -419,7 +420,10 @@ void forward(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
     });
     return;
   }
-  if (!p.pointwise) return forward_direct(p, x, w, bias, y);
+  if (!p.pointwise) {
+    auto pack = [&](bool as_b, int64_t& stride) { return pack_groups(w, p.G, p.Og, p.K, p.K, 1, p.Og * p.K, stride, as_b); };
+    return forward_direct(p, x, pack, bias, y);
+  }
   int64_t wstride;
   const HostArray<T> wp = pack_groups(w, p.G, p.Og, p.K, p.K, 1, p.Og * p.K, wstride);
   // 1x1 at stride 1 without padding: the image is the GEMM's B as it lies.
@@ -447,8 +451,32 @@ bool backward_data_as_forward(const Plan& p, const T* dy, const T* w, T* dx) {
   for (int i = 0; i < 2; ++i)
     if (o.pad_begin[i] < 0 || o.pad_end[i] < 0) return false;
   const Plan q = make_plan({p.N, p.O, p.OH, p.OW}, {p.C, p.Og, p.KH, p.KW}, o, "conv2d_backward_data");
-  HostArray<T> wf(p.O * p.K);
   const int64_t taps = p.KH * p.KW;
+  if (!q.depthwise && !q.pointwise) {
+    // The flipped weight packed straight from w: filter c of q, tap (oc, t) is w[oc][c][taps - 1 - t].
+    auto pack = [&](bool as_b, int64_t& stride) {
+      const int64_t step = tile<T>(as_b ? 1 : 0), panels = (p.Cg + step - 1) / step;
+      stride = panels * step * q.K;
+      HostArray<T> out(p.G * stride);
+      parallel_for(0, p.G * panels, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) {
+          const int64_t gi = i / panels, c0 = i % panels * step, n = std::min(step, p.Cg - c0);
+          T* dst = out.data() + gi * stride + c0 * q.K;
+          for (int64_t oc = 0; oc < p.Og; ++oc) {
+            const T* src = w + ((gi * p.Og + oc) * p.Cg + c0) * taps + taps - 1;
+            for (int64_t t = 0; t < taps; ++t, dst += step) {
+              for (int64_t j = 0; j < n; ++j) dst[j] = src[j * taps - t];
+              std::fill(dst + n, dst + step, T(0));
+            }
+          }
+        }
+      });
+      return out;
+    };
+    forward_direct<T>(q, dy, pack, nullptr, dx);
+    return true;
+  }
+  HostArray<T> wf(p.O * p.K);
   // Filter by filter, so that the reads run through w; the writes go to Cg lines at a time.
   parallel_for(0, p.O, 16, [&](int64_t lo, int64_t hi) {
     for (int64_t o = lo; o < hi; ++o) {
