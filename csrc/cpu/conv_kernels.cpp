@@ -443,9 +443,14 @@ void conv_weight_direct(const DirectWeightArgs& a, int64_t m0, int64_t m1, int64
         typename S::V acc[MR][S::NV];
         const T* xb = x + off[size_t(t)] + c;
         T* C = dw + (t * a.O + m) * a.ldc + c;
+        // The tile after this one, fetched during its K loop: the next tap, row block or column block.
+        const T* next = t + 1 < taps ? C + a.O * a.ldc
+                        : m + MR < m1 ? dw + (m + MR) * a.ldc + c
+                        : c + NR < c1 ? dw + m0 * a.ldc + c + NR
+                                      : nullptr;
         tile_product<T, false>(
             mr, nr, P, [ap](int64_t k) { return ap + k * S::MR; }, [xb, pa](int64_t k) { return xb + pa[k]; }, acc,
-            t + 1 < taps ? C + a.O * a.ldc : nullptr, a.ldc, mr);
+            next, a.ldc, mr);
         store_tile<T>(acc, C, a.ldc, a.accumulate, mr, nr);
       }
     }

@@ -113,12 +113,30 @@ void pack_a(const T* A, int64_t rsa, int64_t csa, int64_t mc, int64_t kc, T* Ap)
     int64_t mr = std::min<int64_t>(MR, mc - ip);
     T* dst = Ap + ip * kc;
     if (csa == 1 && mr == MR) {
-      // All MR rows advance together: every k writes MR contiguous values, and the rows are
-      // read as MR sequential streams.
+      // All MR rows advance together, read as MR sequential streams: L values of L rows at a
+      // time, transposed in registers into L runs of the panel, then the last k one by one.
+      constexpr int L = Tile<T>::L;
       const T* rows[MR];
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) rows[i] = A + (ip + i) * rsa;
-      for (int64_t k = 0; k < kc; ++k)
+      int64_t k = 0;
+      for (; k + L <= kc; k += L)
+        for (int r0 = 0; r0 < MR; r0 += L) {
+          const int n = std::min(L, MR - r0);
+          LanesT<T> v[L];
+          for (int r = 0; r < L; ++r) v[r] = r < n ? load_lanes(rows[r0 + r] + k) : LanesT<T>{};
+          // The same line of the next panel's rows: MR short streams the prefetchers miss.
+          for (int r = 0; r < n; ++r) __builtin_prefetch(rows[r0 + r] + k + MR * rsa);
+          transpose_lanes<T>(v);
+          for (int c = 0; c < L; ++c) {
+            // A whole vector spills past the run into the first lanes of the next, whose own
+            // store comes after and overwrites them; the panel's last run is stored exactly.
+            T* d = dst + (k + c) * MR + r0;
+            if (n == L || (r0 == 0 && (c + 1 < L || k + L < kc))) store_lanes(d, v[c]);
+            else std::memcpy(d, &v[c], sizeof(T) * size_t(n));
+          }
+        }
+      for (; k < kc; ++k)
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) dst[k * MR + i] = rows[i][k];
       continue;
