@@ -73,8 +73,12 @@ def _train_and_check(rng, shape, dtype, tol, affine=True, offset=0.0, eps=1e-5):
     size = np.linalg.norm(g * _view(wr / np.sqrt(var + eps), x.ndim))
     assert np.linalg.norm(to_np(lx.grad) - dx) / size < tol * 10
     if affine:
-        assert rel_err(to_np(lw.grad), dw) < tol
-        assert rel_err(to_np(lb.grad), db) < tol
+        # dw and db sum each channel's terms, whose sum may nearly cancel (one channel of values
+        # around zero): their error is measured against the size of the terms.
+        axes = tuple(i for i in range(x.ndim) if i != 1)
+        xhat = (xr - _view(mean, x.ndim)) / np.sqrt(_view(var, x.ndim) + eps)
+        for got, want, terms in ((lw.grad, dw, g * xhat), (lb.grad, db, g)):
+            assert np.max(np.abs(to_np(got) - want) / np.abs(terms).sum(axis=axes)) < tol
 
 
 @pytest.mark.parametrize("shape", SHAPES)
