@@ -10,22 +10,29 @@ from lamina.nn import functional as F
 from conftest import rel_err
 
 
+def _taps(x, kernel, stride, pad, dilation, groups, oh, ow):
+    """(group, ky, kx, the input pixels that tap reads for every output pixel of the group)."""
+    (kh, kw), (sh, sw), (dh, dw), (pt, pb, pl, pr) = kernel, stride, dilation, pad
+    cg = x.shape[1] // groups
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    for g in range(groups):
+        for ky in range(kh):
+            for kx in range(kw):
+                yield g, ky, kx, xp[:, g * cg:(g + 1) * cg, ky * dh:ky * dh + sh * (oh - 1) + 1:sh,
+                                    kx * dw:kx * dw + sw * (ow - 1) + 1:sw]
+
+
 def ref_conv2d(x, w, b=None, stride=(1, 1), pad=(0, 0, 0, 0), dilation=(1, 1), groups=1):
     """Cross-correlation tap by tap; pad = (top, bottom, left, right)."""
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
     og = o // groups
     (sh, sw), (dh, dw), (pt, pb, pl, pr) = stride, dilation, pad
-    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
     oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
     ow = (wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
     y = np.zeros((n, o, oh, ow))
-    for g in range(groups):
-        for ky in range(kh):
-            for kx in range(kw):
-                patch = xp[:, g * cg:(g + 1) * cg, ky * dh:ky * dh + sh * (oh - 1) + 1:sh,
-                           kx * dw:kx * dw + sw * (ow - 1) + 1:sw]
-                y[:, g * og:(g + 1) * og] += np.einsum("ncij,oc->noij", patch, w[g * og:(g + 1) * og, :, ky, kx])
+    for g, ky, kx, patch in _taps(x, (kh, kw), stride, pad, dilation, groups, oh, ow):
+        y[:, g * og:(g + 1) * og] += np.einsum("ncij,oc->noij", patch, w[g * og:(g + 1) * og, :, ky, kx])
     if b is not None:
         y += b[None, :, None, None]
     return y
@@ -137,18 +144,11 @@ def test_conv2d_float64_direct(isa, rng, xs, ws, opts):
 
 def ref_conv2d_weight_grad(x, dy, kernel, stride, pad, dilation, groups):
     """dW[o, c, ky, kx] = sum over images and output pixels of dy times the input pixel the tap reads."""
-    n, c, h, wd = x.shape
     o, oh, ow = dy.shape[1:]
-    cg, og = c // groups, o // groups
-    (kh, kw), (sh, sw), (dh, dw), (pt, pb, pl, pr) = kernel, stride, dilation, pad
-    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
-    dw_ = np.zeros((o, cg, kh, kw))
-    for g in range(groups):
-        for ky in range(kh):
-            for kx in range(kw):
-                patch = xp[:, g * cg:(g + 1) * cg, ky * dh:ky * dh + sh * (oh - 1) + 1:sh,
-                           kx * dw:kx * dw + sw * (ow - 1) + 1:sw]
-                dw_[g * og:(g + 1) * og, :, ky, kx] = np.einsum("ncij,noij->oc", patch, dy[:, g * og:(g + 1) * og])
+    og = o // groups
+    dw_ = np.zeros((o, x.shape[1] // groups) + tuple(kernel))
+    for g, ky, kx, patch in _taps(x, kernel, stride, pad, dilation, groups, oh, ow):
+        dw_[g * og:(g + 1) * og, :, ky, kx] = np.einsum("ncij,noij->oc", patch, dy[:, g * og:(g + 1) * og])
     return dw_
 
 

@@ -10,9 +10,11 @@
 //
 // Gradients: dx per (image, group) is W^T times dy, tile by tile, added back into the image
 // (col2im) — an image's tiles overlap there, so one thread owns each image — or, at stride 1,
-// the forward of dy with the flipped weight; dW is dy times the transposed patch matrix, whose
-// tiles are copied into a per-thread panel (im2col) from the padded planes, accumulated per
-// thread over its items and summed at the end.
+// the forward of dy with the flipped weight. dW runs the direct weight-gradient kernel over a
+// channels-last copy of each image's padded planes (backward_weight_direct) where the input
+// channels per group fill the tile's columns; otherwise (and for 1x1) it is dy times the
+// transposed patch matrix, whose tiles are copied into a per-thread panel (im2col) from the
+// padded planes, accumulated per thread over its items and summed at the end.
 #include "ops/conv.h"
 
 #include <algorithm>
