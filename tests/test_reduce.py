@@ -296,3 +296,21 @@ def test_large_float32_reductions_are_accurate(rng):
     assert x.amax().item() == a.max() and x.argmin().item() == np.argmin(a)
     ones = lamina.ones(n)
     assert ones.sum().item() == n and ones.mean().item() == 1.0
+
+
+@pytest.mark.parametrize("shape,dim", [((4, 3, 5, 2), [0, 2, 3]), ((2, 3, 4, 2, 3), [0, 2, 4]), ((3, 2, 4), [2, 0])])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_reductions_over_separate_runs_of_dims(shape, dim, keepdim, rng):
+    # Reduced in several passes, one run of adjacent dims each (the bias gradient of a
+    # convolution sums NCHW over (0, 2, 3)): every value and dtype as one pass would give it.
+    a = rng.standard_normal(shape)
+    for name in ("sum", "mean", "amax", "amin", "prod"):
+        fn, ref = REDUCTIONS[name]
+        for dtype, tol in [(lamina.float64, 1e-12), (lamina.float32, 1e-5)]:
+            out = fn(lt(a, dtype), dim=dim, keepdim=keepdim)
+            assert out.dtype == dtype
+            assert rel_err(f64(out), ref(a, tuple(dim), keepdim)) < tol
+    ints = rng.integers(-5, 5, shape)
+    out = lt(ints).sum(dim=dim, keepdim=keepdim)
+    assert out.dtype == lamina.int64
+    np.testing.assert_array_equal(to_np(out), ints.sum(axis=tuple(dim), keepdims=keepdim))

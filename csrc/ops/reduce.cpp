@@ -90,11 +90,50 @@ void run_reduce(ReduceOp op, cpu::ReduceLoop fn, DType in_t, DType out_t, const 
   });
 }
 
+// The reduced dims of x (all when dims is empty) as runs of adjacent dims: [first, last] pairs.
+std::vector<std::pair<int64_t, int64_t>> reduced_runs(const Tensor& x, const Dims& dims, const char* name) {
+  const int64_t nd = x.dim();
+  std::vector<bool> red(size_t(nd), dims.empty());
+  for (int64_t d : dims) {
+    const int64_t w = wrap_dim(d, nd, name);
+    LAMINA_CHECK(!red[size_t(w)], ValueError, "[", name, "] dim ", d, " appears more than once in the list of dims");
+    red[size_t(w)] = true;
+  }
+  std::vector<std::pair<int64_t, int64_t>> runs;
+  for (int64_t d = 0; d < nd; ++d)
+    if (red[size_t(d)]) {
+      if (!runs.empty() && runs.back().second == d - 1) runs.back().second = d;
+      else runs.push_back({d, d});
+    }
+  return runs;
+}
+
 }  // namespace
 
 Tensor reduce(ReduceOp op, const Tensor& x_in, const Dims& dims, bool keepdim) {
   const char* name = reduce_name(op);
   DType c = compute_dtype(x_in.dtype());
+  // Reduced dims in several runs of a contiguous tensor (the channels kept between them, as in a
+  // sum over (0, 2, 3) of NCHW): the last run first, in place, then the rest of the smaller
+  // result, instead of a transposed copy of x. Not for half types, whose partial results would
+  // round to half.
+  if (c == x_in.dtype() && x_in.is_contiguous() && x_in.dim() > 0) {
+    const auto runs = reduced_runs(x_in, dims, name);
+    if (runs.size() > 1) {
+      Dims last, rest;
+      for (int64_t d = runs.back().first; d <= runs.back().second; ++d) last.push_back(d);
+      for (size_t r = 0; r + 1 < runs.size(); ++r)
+        for (int64_t d = runs[r].first; d <= runs[r].second; ++d) rest.push_back(d);
+      Tensor out = reduce(op, reduce(op, x_in, last, true), rest, true);
+      if (keepdim) return out;
+      Shape drop;
+      for (int64_t d = 0, r = 0; d < x_in.dim(); ++d) {
+        while (r < int64_t(runs.size()) && runs[size_t(r)].second < d) ++r;
+        if (r == int64_t(runs.size()) || d < runs[size_t(r)].first) drop.push_back(out.shape()[size_t(d)]);
+      }
+      return out.view_as_shape(drop);
+    }
+  }
   Layout L = layout_for(cast(x_in, c), dims, name);
   if ((op == ReduceOp::Max || op == ReduceOp::Min) && L.R == 0)
     fail<IndexError>("[", name, "] cannot reduce over a zero-size dimension: input shape ", x_in.shape());
