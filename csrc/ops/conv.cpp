@@ -315,7 +315,16 @@ class ImagePlanes {
     thread_local int64_t held_first = -1;
     T* d = scratch<T>(ScratchSlot::ConvPadded, p_.Cg * plane_ + slack_);
     if (held_id != id_ || held_first != first) {
+      // Each plane is requested while the one before it is copied: planes of a few KiB are a
+      // page or two each, and the hardware prefetchers stop at page boundaries.
+      const int64_t ahead = std::min<int64_t>(HW * int64_t(sizeof(T)), 8192);
+      auto fetch = [&](int64_t c) {
+        const char* q = reinterpret_cast<const char*>(x_ + (first + c) * HW);
+        for (int64_t b = 0; b < ahead; b += 64) __builtin_prefetch(q + b, 0, 1);
+      };
+      fetch(0);
       for (int64_t c = 0; c < p_.Cg; ++c) {
+        if (c + 1 < p_.Cg) fetch(c + 1);
         if (phased_) pad_phases(p_.geom, r_.geom.H, r_.geom.W, x_ + (first + c) * HW, d + c * plane_);
         else pad_plane(p_.geom, r_.geom, x_ + (first + c) * HW, d + c * plane_);
       }
