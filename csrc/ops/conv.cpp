@@ -224,6 +224,14 @@ void split_columns2(const T* s, int64_t W, int64_t pl, T* even, T* odd) {
   if ((W - c) & 1) d0[pairs] = s[W - 1];
 }
 
+// Requests the row at s + HW (the same row of the next plane) while row s is copied: planes of
+// a few KiB are a page or two each, and the hardware prefetchers stop at page boundaries.
+template <class T>
+inline void fetch_next_plane_row(const T* s, int64_t HW, int64_t W) {
+  const char* q = reinterpret_cast<const char*>(s + HW);
+  for (int64_t b = 0; b < W * int64_t(sizeof(T)); b += 64) __builtin_prefetch(q + b, 0, 1);
+}
+
 // One plane (H x W) into its padded copy (r.H x r.W), writing every element once; with
 // r.phase, each padded row split into its r.sw column phases (ConvGeom::phase).
 template <class T>
@@ -232,6 +240,7 @@ void pad_plane(const cpu::ConvGeom& g, const cpu::ConvGeom& r, const T* src, T* 
   for (int64_t y = 0; y < g.H; ++y) {
     T* row = dst + (y + g.pt) * r.W;
     const T* s = src + y * g.W;
+    fetch_next_plane_row(s, g.H * g.W, g.W);
     if (r.phase && r.sw == 2) {  // the common stride in one pass
       std::memset(row, 0, size_t(r.W) * sizeof(T));
       split_columns2(s, g.W, g.pl, row, row + r.phase);
@@ -267,6 +276,7 @@ void pad_phases(const cpu::ConvGeom& g, int64_t Hph, int64_t Wph, const T* src, 
     const int64_t yp = y + g.pt;
     T* rows = dst + yp % sh * sw * sub + yp / sh * Wph;  // phase (yp % sh, 0), its row yp / sh
     const T* s = src + y * g.W;
+    fetch_next_plane_row(s, g.H * g.W, g.W);
     if (sw == 2) {
       split_columns2(s, g.W, g.pl, rows, rows + sub);
     } else {
@@ -315,16 +325,7 @@ class ImagePlanes {
     thread_local int64_t held_first = -1;
     T* d = scratch<T>(ScratchSlot::ConvPadded, p_.Cg * plane_ + slack_);
     if (held_id != id_ || held_first != first) {
-      // Each plane is requested while the one before it is copied: planes of a few KiB are a
-      // page or two each, and the hardware prefetchers stop at page boundaries.
-      const int64_t ahead = std::min<int64_t>(HW * int64_t(sizeof(T)), 8192);
-      auto fetch = [&](int64_t c) {
-        const char* q = reinterpret_cast<const char*>(x_ + (first + c) * HW);
-        for (int64_t b = 0; b < ahead; b += 64) __builtin_prefetch(q + b, 0, 1);
-      };
-      fetch(0);
       for (int64_t c = 0; c < p_.Cg; ++c) {
-        if (c + 1 < p_.Cg) fetch(c + 1);
         if (phased_) pad_phases(p_.geom, r_.geom.H, r_.geom.W, x_ + (first + c) * HW, d + c * plane_);
         else pad_plane(p_.geom, r_.geom, x_ + (first + c) * HW, d + c * plane_);
       }
