@@ -67,16 +67,25 @@ void epilogue(T* C, int64_t ldc, int64_t mr, int64_t nr, const T* bias, const T*
   }
 }
 
-// ---- micro-kernel: C[mr x nr] (+)= Ap (MR x kc, packed) * Bp (kc x NR, packed); the rows of
-// the C tile that comes next (`next`, `next_rows` of them) are fetched during the K loop.
+// ---- micro-kernel: C[mr x nr] (+)= Ap (MR x kc, packed) * Bp (kc x NR, packed) [+ col_bias
+// (nr values) + row_bias (mr values)], the biases added in registers before the store; the
+// rows of the C tile that comes next (`next`, `next_rows` of them) are fetched during the K loop.
 template <class T>
 void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T* C, int64_t ldc, bool add,
-                  int64_t mr, int64_t nr, const T* next, int64_t next_rows) {
+                  int64_t mr, int64_t nr, const T* next, int64_t next_rows, const T* col_bias, const T* row_bias) {
   using S = Tile<T>;
-  typename S::V acc[S::MR][S::NV];
+  constexpr int MR = S::MR, NV = S::NV, NR = S::NR, L = S::L;
+  typename S::V acc[MR][NV];
   tile_product<T, true>(
       mr, nr, kc, [Ap](int64_t k) { return Ap + k * S::MR; }, [Bp](int64_t k) { return Bp + k * S::NR; }, acc, next, ldc,
       next_rows);
+  if (col_bias || row_bias) {
+    alignas(64) T cb[NR] = {}, rb[MR] = {};
+    if (col_bias) std::memcpy(cb, col_bias, sizeof(T) * size_t(nr));
+    if (row_bias) std::memcpy(rb, row_bias, sizeof(T) * size_t(mr));
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NV; ++j) acc[i][j] += load_lanes(cb + j * L) + rb[i];
+  }
   store_tile<T>(acc, C, ldc, add, mr, nr);
 }
 
@@ -247,10 +256,9 @@ void gemm_packed(const GemmArgs& g) {
             T* c = C + (ic + ir) * g.ldc + jc + jr * NR;
             const T* next = ir + MR < mcur ? c + MR * g.ldc : jr + 1 < jr_hi ? C + ic * g.ldc + jc + (jr + 1) * NR : nullptr;
             const int64_t next_rows = ir + MR < mcur ? std::min<int64_t>(MR, mcur - ir - MR) : std::min<int64_t>(MR, mcur);
-            micro_kernel<T>(kcur, ap + ir / MR * panel, b_panel(jr), c, g.ldc, add, mr, nr, next, next_rows);
-            if (last)
-              epilogue<T>(c, g.ldc, mr, nr, bias ? bias + jc + jr * NR : nullptr, row_bias ? row_bias + ic + ir : nullptr,
-                          g.act);
+            micro_kernel<T>(kcur, ap + ir / MR * panel, b_panel(jr), c, g.ldc, add, mr, nr, next, next_rows,
+                            last && bias ? bias + jc + jr * NR : nullptr, last && row_bias ? row_bias + ic + ir : nullptr);
+            if (last && g.act) epilogue<T>(c, g.ldc, mr, nr, nullptr, nullptr, g.act);
           }
         }
       };
