@@ -1,7 +1,9 @@
 // Convolution inner loops, compiled once per ISA (see CMakeLists.txt): the direct convolution
-// (the GEMM's register tile over padded input planes, no patch copies), the patch-matrix copies
-// that feed the weight gradient's GEMM (im2col, and col2im for the strided data gradient) and
-// the direct loops of a depthwise convolution, one input plane against one small filter. The
+// (the GEMM's register tile over padded input planes, no patch copies), the direct weight
+// gradient (the same tile over a channels-last copy of the input, and that copy), the
+// patch-matrix copies that feed the weight gradient's GEMM where channels are few (im2col, and
+// col2im for the strided data gradient) and the direct loops of a depthwise convolution, one
+// input plane against one small filter. The
 // plane loops walk output pixels a row at a time and split each row, per tap, into the columns
 // that fall inside the image and those that fall into the padding, so the inner loops carry no
 // bounds checks and become unit-stride vector code when the stride is 1.

@@ -150,7 +150,7 @@ void gemm(int64_t M, int64_t N, int64_t K, Operand<T> A, Operand<T> B, T* C, int
 // micro-panels); returns the packed blocks, `stride` elements apart.
 template <class T>
 HostArray<T> pack_groups(const T* A, int64_t G, int64_t M, int64_t K, int64_t rs, int64_t cs, int64_t gs,
-                           int64_t& stride, bool as_b = false) {
+                         int64_t& stride, bool as_b = false) {
   const int64_t step = tile<T>(as_b ? 1 : 0);
   stride = (M + step - 1) / step * step * K;
   HostArray<T> out(G * stride);
