@@ -203,14 +203,9 @@ void pack_strips(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst, 
     const int64_t nr = std::min(NR, rows - r0);
     int64_t c0 = 0;
     if (nr == NR) {
-      // Whole L x L blocks: L row vectors in, transposed in registers, L column vectors out.
+      // Whole L x L blocks, transposed in registers.
       for (; c0 + L <= cols; c0 += L)
-        for (int64_t rb = 0; rb < NR; rb += L) {
-          LanesT<T> v[L];
-          for (int64_t r = 0; r < L; ++r) v[r] = load_lanes(src + (r0 + rb + r) * lds + c0) * mul;
-          transpose_lanes<T>(v);
-          for (int64_t c = 0; c < L; ++c) store_lanes(d + (c0 + c) * NR + rb, v[c]);
-        }
+        for (int64_t rb = 0; rb < NR; rb += L) transpose_block(src + (r0 + rb) * lds + c0, lds, d + c0 * NR + rb, NR, mul);
     }
     for (int64_t c = c0; c < cols; ++c) {
       for (int64_t r = 0; r < nr; ++r) d[c * NR + r] = src[(r0 + r) * lds + c] * mul;

@@ -397,14 +397,9 @@ void channels_last(const ConvGeom& g, int64_t Wp, int64_t Hp, const void* xv, in
     for (; c + L <= c1; c += L) {
       int64_t x0 = 0;
       for (; x0 + L <= g.W; x0 += L) {
-        LanesT<T> v[L];
-        for (int r = 0; r < L; ++r) {
-          v[r] = load_lanes(src + (c + r) * HW + x0);
-          // L streams, one per plane, are more than the hardware prefetchers follow.
-          __builtin_prefetch(src + (c + r) * HW + x0 + kAhead * g.W);
-        }
-        transpose_lanes<T>(v);
-        for (int r = 0; r < L; ++r) store_lanes(dst + (x0 + r) * C + c, v[r]);
+        // L streams, one per plane, are more than the hardware prefetchers follow.
+        for (int r = 0; r < L; ++r) __builtin_prefetch(src + (c + r) * HW + x0 + kAhead * g.W);
+        transpose_block(src + c * HW + x0, HW, dst + x0 * C + c, C);
       }
       for (; x0 < g.W; ++x0)
         for (int r = 0; r < L; ++r) dst[x0 * C + c + r] = src[(c + r) * HW + x0];

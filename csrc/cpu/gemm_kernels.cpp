@@ -178,12 +178,7 @@ void pack_b_panel(const T* B, int64_t rsb, int64_t csb, int64_t kc, int64_t nr, 
     // Column-major B (a transposed operand, or the patches of a weight gradient): L x L blocks,
     // L columns read as runs of L values, transposed in registers into L rows of the panel.
     for (; k0 + L <= kc; k0 += L)
-      for (int jb = 0; jb < NR; jb += L) {
-        LanesT<T> v[L];
-        for (int r = 0; r < L; ++r) v[r] = load_lanes(B + (jb + r) * csb + k0);
-        transpose_lanes<T>(v);
-        for (int c = 0; c < L; ++c) store_lanes(dst + (k0 + c) * NR + jb, v[c]);
-      }
+      for (int jb = 0; jb < NR; jb += L) transpose_block(B + jb * csb + k0, csb, dst + k0 * NR + jb, NR);
     if (k0 == kc) return;
   }
   if (rsb == 1) {

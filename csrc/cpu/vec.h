@@ -68,6 +68,16 @@ inline void transpose_lanes(LanesT<T> (&v)[kLanes<T>]) {
   detail::transpose_stage<kLanes<T> / 2>(v);
 }
 
+// The L x L block at src (rows lds apart) transposed into dst (rows ldd apart), times mul:
+// dst[c * ldd + r] = src[r * lds + c] * mul. L row vectors in, L column vectors out.
+template <class T>
+inline void transpose_block(const T* src, int64_t lds, T* dst, int64_t ldd, T mul = T(1)) {
+  LanesT<T> v[kLanes<T>];
+  for (int r = 0; r < kLanes<T>; ++r) v[r] = load_lanes(src + r * lds) * mul;
+  transpose_lanes<T>(v);
+  for (int c = 0; c < kLanes<T>; ++c) store_lanes(dst + c * ldd, v[c]);
+}
+
 // f applied to each lane of v (scalar fallbacks, e.g. libm for float64).
 template <class V, class F>
 inline V map_lanes(V v, const F& f) {

@@ -567,7 +567,7 @@ bool backward_weight_direct(const Plan& p, const T* x, const T* dy, T* dw) {
   const PaddedGeom r = padded_geom(p);
   const int64_t Hp = r.geom.H, Wp = r.geom.W, taps = p.KH * p.KW, HW = p.H * p.W, mb = (p.Og + mr - 1) / mr;
   const int64_t xsize = Hp * Wp * p.Cg, dsize = mb * mr * p.P, wsize = taps * p.Og * ldc, cb = ldc / nr;
-  const int64_t xstep = p.G * xsize + nr, dstep = p.G * dsize, lanes = nr / 2, lb = (p.Cg + lanes - 1) / lanes;
+  const int64_t xstep = p.G * xsize + nr, dstep = p.G * dsize;
   const int nthreads = get_num_threads();
   const bool whole_images = nthreads > 1 && (p.N % nthreads == 0 || p.N >= 4 * nthreads);
   const int64_t buffers = whole_images ? nthreads : 2, sums = whole_images ? nthreads : 1;
@@ -581,16 +581,14 @@ bool backward_weight_direct(const Plan& p, const T* x, const T* dy, T* dw) {
   const int64_t items = p.G * cb * msplit;
   parallel_team([&](int t, int nt) {
     auto share = [&](int64_t n, int64_t i, int64_t parts) { return std::pair<int64_t, int64_t>(n * i / parts, n * (i + 1) / parts); };
-    // Share `part` of `parts` of image n's channel blocks (a vector of channels each) and dy
-    // panels, into buffer b.
+    // Share `part` of `parts` of image n's column blocks of channels and dy panels, into buffer b.
     auto prepare = [&](int64_t n, int64_t b, int part, int parts) {
       T* xb = xcl.data() + b * xstep;
       T* db = dyp.data() + b * dstep;
-      const auto [r0, r1] = share(p.G * lb, part, parts);
+      const auto [r0, r1] = share(p.G * cb, part, parts);
       for (int64_t i = r0; i < r1; ++i) {
-        const int64_t gi = i / lb, c0 = i % lb * lanes;
-        k.channels_last[dt](p.geom, Wp, Hp, x + (n * p.C + gi * p.Cg) * HW, c0, std::min(p.Cg, c0 + lanes),
-                            xb + gi * xsize);
+        const int64_t gi = i / cb, c0 = i % cb * nr;
+        k.channels_last[dt](p.geom, Wp, Hp, x + (n * p.C + gi * p.Cg) * HW, c0, std::min(p.Cg, c0 + nr), xb + gi * xsize);
       }
       const auto [q0, q1] = share(p.G * mb, part, parts);
       for (int64_t i = q0; i < q1; ++i) {

@@ -27,15 +27,22 @@ struct Layout {
   Shape keep_shape, drop_shape;  // result shape with and without keepdim
 };
 
+// Which dims of x are reduced (all when dims is empty); a dim named twice is an error.
+std::vector<bool> reduced_dims(const Tensor& x, const Dims& dims, const char* name) {
+  const int64_t nd = x.dim();
+  std::vector<bool> red(size_t(nd), dims.empty());
+  for (int64_t d : dims) {
+    const int64_t w = wrap_dim(d, nd, name);
+    if (nd == 0) continue;
+    LAMINA_CHECK(!red[size_t(w)], ValueError, "[", name, "] dim ", d, " appears more than once in the list of dims");
+    red[size_t(w)] = true;
+  }
+  return red;
+}
+
 Layout layout_for(const Tensor& x, const Dims& dims_in, const char* name) {
   const int64_t nd = x.dim();
-  std::vector<bool> red(nd, dims_in.empty());
-  for (int64_t d : dims_in) {
-    int64_t w = wrap_dim(d, nd, name);
-    if (nd == 0) continue;
-    LAMINA_CHECK(!red[w], ValueError, "[", name, "] dim ", d, " appears more than once in the list of dims");
-    red[w] = true;
-  }
+  const std::vector<bool> red = reduced_dims(x, dims_in, name);
   Layout L;
   for (int64_t d = 0; d < nd; ++d) {
     L.keep_shape.push_back(red[d] ? 1 : x.shape()[d]);
@@ -90,24 +97,6 @@ void run_reduce(ReduceOp op, cpu::ReduceLoop fn, DType in_t, DType out_t, const 
   });
 }
 
-// The reduced dims of x (all when dims is empty) as runs of adjacent dims: [first, last] pairs.
-std::vector<std::pair<int64_t, int64_t>> reduced_runs(const Tensor& x, const Dims& dims, const char* name) {
-  const int64_t nd = x.dim();
-  std::vector<bool> red(size_t(nd), dims.empty());
-  for (int64_t d : dims) {
-    const int64_t w = wrap_dim(d, nd, name);
-    LAMINA_CHECK(!red[size_t(w)], ValueError, "[", name, "] dim ", d, " appears more than once in the list of dims");
-    red[size_t(w)] = true;
-  }
-  std::vector<std::pair<int64_t, int64_t>> runs;
-  for (int64_t d = 0; d < nd; ++d)
-    if (red[size_t(d)]) {
-      if (!runs.empty() && runs.back().second == d - 1) runs.back().second = d;
-      else runs.push_back({d, d});
-    }
-  return runs;
-}
-
 }  // namespace
 
 Tensor reduce(ReduceOp op, const Tensor& x_in, const Dims& dims, bool keepdim) {
@@ -118,20 +107,21 @@ Tensor reduce(ReduceOp op, const Tensor& x_in, const Dims& dims, bool keepdim) {
   // result, instead of a transposed copy of x. Not for half types, whose partial results would
   // round to half.
   if (c == x_in.dtype() && x_in.is_contiguous() && x_in.dim() > 0) {
-    const auto runs = reduced_runs(x_in, dims, name);
-    if (runs.size() > 1) {
+    const std::vector<bool> red = reduced_dims(x_in, dims, name);
+    // The last run of reduced dims, and whether another run comes before it.
+    int64_t last1 = x_in.dim() - 1;
+    while (!red[size_t(last1)] && last1 > 0) --last1;
+    int64_t last0 = last1;
+    while (last0 > 0 && red[size_t(last0 - 1)]) --last0;
+    if (red[size_t(last1)] && std::find(red.begin(), red.begin() + last0, true) != red.begin() + last0) {
       Dims last, rest;
-      for (int64_t d = runs.back().first; d <= runs.back().second; ++d) last.push_back(d);
-      for (size_t r = 0; r + 1 < runs.size(); ++r)
-        for (int64_t d = runs[r].first; d <= runs[r].second; ++d) rest.push_back(d);
-      Tensor out = reduce(op, reduce(op, x_in, last, true), rest, true);
-      if (keepdim) return out;
       Shape drop;
-      for (int64_t d = 0, r = 0; d < x_in.dim(); ++d) {
-        while (r < int64_t(runs.size()) && runs[size_t(r)].second < d) ++r;
-        if (r == int64_t(runs.size()) || d < runs[size_t(r)].first) drop.push_back(out.shape()[size_t(d)]);
+      for (int64_t d = 0; d < x_in.dim(); ++d) {
+        if (red[size_t(d)]) (d >= last0 ? last : rest).push_back(d);
+        else drop.push_back(x_in.shape()[size_t(d)]);
       }
-      return out.view_as_shape(drop);
+      Tensor out = reduce(op, reduce(op, x_in, last, true), rest, true);
+      return keepdim ? out : out.view_as_shape(drop);
     }
   }
   Layout L = layout_for(cast(x_in, c), dims, name);
