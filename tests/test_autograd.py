@@ -204,6 +204,71 @@ def test_grad_is_not_aliased_with_upstream_gradient(rng):
     assert to_np(x.grad).tolist() == [1.0] * 3
 
 
+def _passing(keep=None):
+    """A Function whose backward returns a new tensor (noting its storage address in `made`),
+    or, with `keep`, a tensor it also hands to `keep`."""
+    made = []
+
+    class Pass(lamina.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return (x * 1)._t
+
+        @staticmethod
+        def backward(ctx, g):
+            out = g * 2
+            made.append(out._t.storage_ptr)
+            if keep is not None:
+                keep(out)
+            return out
+    return Pass.apply, made
+
+
+def test_fresh_leaf_gradient_is_taken_without_a_copy(rng):
+    x = leaf(rng, 5)
+    f, made = _passing()
+    f(x).sum().backward()
+    assert x.grad._t.storage_ptr == made[0]
+    assert to_np(x.grad).tolist() == [2.0] * 5
+    # Passed on unchanged by an addition's backward, it is still taken as it is.
+    x.grad = None
+    f, made = _passing()
+    f(x + 1).sum().backward()
+    assert x.grad._t.storage_ptr == made[0]
+
+
+def test_gradient_held_elsewhere_is_copied(rng):
+    held = []
+    x = leaf(rng, 5)
+    f, made = _passing(held.append)
+    f(x).sum().backward()
+    assert x.grad._t.storage_ptr != made[0]
+    with lamina.no_grad():
+        held[0].mul_(0)
+    assert to_np(x.grad).tolist() == [2.0] * 5
+    # A view of the returned gradient, or another wrapper of it, holds it too.
+    for keep in (lambda t: held.append(t[1:]), lambda t: held.append(t.detach())):
+        x.grad = None
+        f, made = _passing(keep)
+        f(x).sum().backward()
+        assert x.grad._t.storage_ptr != made[0]
+
+
+def test_one_gradient_for_two_leaves_is_not_shared(rng):
+    a, b = leaf(rng, 4), leaf(rng, 4)
+    (a + b).sum().backward()
+    with lamina.no_grad():
+        a.grad.mul_(3)
+    assert to_np(b.grad).tolist() == [1.0] * 4
+    c = leaf(rng, 4)
+    seen = []
+    c.register_hook(lambda g: seen.append(g))
+    (c * 2).sum().backward()
+    with lamina.no_grad():
+        seen[0].mul_(0)
+    assert to_np(c.grad).tolist() == [2.0] * 4
+
+
 def test_broadcast_gradients_reduced_to_input_shape(rng):
     a, b, c = leaf(rng, 3, 1), leaf(rng, 4), leaf(rng)
     (a * b + c).sum().backward()

@@ -78,6 +78,9 @@ void bind_tensor(py::module_& m) {
       .def_property_readonly("data_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.bytes()); })
       .def_property_readonly("storage_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.storage()->data()); })
       .def_property_readonly("storage_nbytes", [](const Tensor& t) { return t.storage()->nbytes(); })
+      // How many tensors (views, exports, this one) hold the storage: autograd takes a fresh
+      // gradient as a leaf's .grad without a copy only when this one holds it alone.
+      .def_property_readonly("storage_refs", [](const Tensor& t) { return t.storage().use_count(); })
       .def_property_readonly("version", &Tensor::version)
       .def("bump_version", &Tensor::bump_version)
       .def("as_strided", &Tensor::as_strided)

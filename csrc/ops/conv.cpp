@@ -466,18 +466,21 @@ bool backward_data_as_forward(const Plan& p, const T* dy, const T* w, T* dx) {
   const int64_t taps = p.KH * p.KW;
   if (!q.depthwise && !q.pointwise) {
     // The flipped weight packed straight from w: filter c of q, tap (oc, t) is w[oc][c][taps - 1 - t].
+    // Filter by filter of w, read in order: each panel's n x taps block of it (in L1 once touched)
+    // is gathered flipped and transposed into the panel's taps rows for that filter, stored in order.
     auto pack = [&](bool as_b, int64_t& stride) {
       const int64_t step = tile<T>(as_b ? 1 : 0), panels = (p.Cg + step - 1) / step;
       stride = panels * step * q.K;
       HostArray<T> out(p.G * stride);
-      parallel_for(0, p.G * panels, 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) {
-          const int64_t gi = i / panels, c0 = i % panels * step, n = std::min(step, p.Cg - c0);
-          T* dst = out.data() + gi * stride + c0 * q.K;
-          for (int64_t oc = 0; oc < p.Og; ++oc) {
-            const T* src = w + ((gi * p.Og + oc) * p.Cg + c0) * taps + taps - 1;
+      parallel_for(0, p.O, 4, [&](int64_t lo, int64_t hi) {
+        for (int64_t o = lo; o < hi; ++o) {
+          const int64_t gi = o / p.Og, oc = o % p.Og;
+          for (int64_t c0 = 0; c0 < p.Cg; c0 += step) {
+            const int64_t n = std::min(step, p.Cg - c0);
+            const T* src = w + (o * p.Cg + c0) * taps;
+            T* dst = out.data() + gi * stride + c0 * q.K + oc * taps * step;
             for (int64_t t = 0; t < taps; ++t, dst += step) {
-              for (int64_t j = 0; j < n; ++j) dst[j] = src[j * taps - t];
+              for (int64_t j = 0; j < n; ++j) dst[j] = src[j * taps + taps - 1 - t];
               std::fill(dst + n, dst + step, T(0));
             }
           }
@@ -631,17 +634,18 @@ bool backward_weight_direct(const Plan& p, const T* x, const T* dy, T* dw) {
         team_barrier();  // image n + 1 is ready, and every tile is done with buffer n % 2
       }
     }
-    // dw (O x Cg x taps) from the (tap, filter, channel) order the tiles were summed in.
+    // dw (O x Cg x taps) from the (tap, filter, channel) order the tiles were summed in: each
+    // filter's taps read as runs of channels, written into its Cg x taps block (a few KiB, in L1).
     const auto [o0, o1] = share(p.G * p.Og, t, nt);
     for (int64_t i = o0; i < o1; ++i) {
       const T* src = acc.data() + i / p.Og * wsize + i % p.Og * ldc;
       T* dst = dw + i * p.Cg * taps;
-      for (int64_t c = 0; c < p.Cg; ++c)
-        for (int64_t tp = 0; tp < taps; ++tp) {
-          T v = src[tp * p.Og * ldc + c];
-          for (int64_t u = 1; u < sums; ++u) v += src[u * p.G * wsize + tp * p.Og * ldc + c];
-          dst[c * taps + tp] = v;
-        }
+      for (int64_t tp = 0; tp < taps; ++tp) {
+        const T* run = src + tp * p.Og * ldc;
+        for (int64_t c = 0; c < p.Cg; ++c) dst[c * taps + tp] = run[c];
+        for (int64_t u = 1; u < sums; ++u)
+          for (int64_t c = 0; c < p.Cg; ++c) dst[c * taps + tp] += run[u * p.G * wsize + c];
+      }
     }
   });
   return true;

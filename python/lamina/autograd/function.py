@@ -6,6 +6,8 @@ A Function's ``forward(ctx, *args)`` receives lamina Tensors (and plain values) 
 Gradients for broadcast inputs are summed back to the input's shape here, in one place.
 Each recorded call is a node: the ctx object itself, kept as the output's ``grad_fn``.
 """
+from sys import getrefcount
+
 from .grad_mode import _state
 
 
@@ -156,18 +158,26 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 for i in wanted[node]:
                     captured[i] = g
             grads = node.backward(node, g)
+            g = None  # a gradient passed through unchanged is then held only by grads
             if grads.__class__ is not tuple:
                 grads = (grads,)
             if not retain_graph:
                 node._released = True
                 node._saved = None
-            for edge, ig, shape in zip(node._next, grads, node._shapes):
+            # Each gradient is taken out of the list before it is delivered (and those for inputs
+            # without an edge dropped first), so the engine's own references to it are known when
+            # _unshared counts them.
+            grads = [ig if edge is not None else None for edge, ig in zip(node._next, grads)]
+            for i, (edge, shape) in enumerate(zip(node._next, node._shapes)):
+                ig = grads[i] if i < len(grads) else None
                 if edge is None or ig is None:
                     continue
+                grads[i] = None
                 if ig._t.shape != shape:
                     ig = _sum_to(ig, shape)
                 if edge.__class__ is Tensor or isinstance(edge, Tensor):
-                    _deliver_leaf(edge, ig, wanted, captured, accumulate, create_graph)
+                    unshared = not create_graph and _unshared(ig)
+                    _deliver_leaf(edge, ig, wanted, captured, accumulate, create_graph, unshared)
                     continue
                 pending[edge] = pending[edge] + ig if edge in pending else ig
                 deps[edge] -= 1
@@ -180,20 +190,57 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     return None
 
 
-def _deliver_leaf(t, g, wanted, captured, accumulate, create_graph):
+def _deliver_leaf(t, g, wanted, captured, accumulate, create_graph, unshared=False):
     for i in wanted.get(t, ()):
         captured[i] = g if i not in captured else captured[i] + g
+        unshared = False
     if accumulate:
-        _accumulate_leaf(t, g, create_graph)
+        _accumulate_leaf(t, g, create_graph, unshared)
 
 
-def _accumulate_leaf(t, g, create_graph):
+def _accumulate_leaf(t, g, create_graph, unshared=False):
     for hook in t._hooks or ():
+        unshared = False  # a hook may keep g
         r = hook(g)
         if r is not None:
             g = r
     if t.grad is None:
-        # A fresh gradient must not alias a tensor the user may hold or modify later.
-        t.grad = g if create_graph else _wrap(g._t.clone())
+        # The gradient must not alias a tensor the user may hold or modify later: it is taken as
+        # it is only when nothing else can reach it (as PyTorch does), and copied otherwise.
+        t.grad = g if create_graph else g.detach() if unshared else _wrap(g._t.clone())
     else:
         t.grad = t.grad + (g if create_graph else g.detach())
+
+
+def _refs(g):
+    return getrefcount(g), getrefcount(g._t)
+
+
+class _Probe:
+    __slots__ = ("_t",)
+
+
+def _engine_refs():
+    """The reference counts _unshared sees for a gradient held only by the delivery loop's local
+    (the wrapper) and by its wrapper (the _C tensor), measured through the same chain of calls
+    on a probe, so that the interpreter's own accounting cancels out."""
+    grads = [_Probe()]
+    grads[0]._t = object()
+    ig = grads[0]
+    grads[0] = None
+    return _probe_refs(ig)
+
+
+def _probe_refs(g):  # stands where _unshared stands
+    return _refs(g)
+
+
+_ENGINE_REFS = _engine_refs()
+
+
+def _unshared(g):
+    """Whether nothing but the engine holds gradient g: no other reference to its wrapper (a
+    hook's, a node's pending sum, a second edge's) or to its _C tensor (another wrapper, from
+    detach), and no other tensor on its storage (a view, an export)."""
+    w, t = _refs(g)
+    return w <= _ENGINE_REFS[0] and t <= _ENGINE_REFS[1] and g._t.storage_refs == 1
