@@ -278,6 +278,17 @@ def test_all_any(dtype, rng):
     assert lamina.count_nonzero(x).item() == a.sum()
 
 
+@pytest.mark.parametrize("n", [0, 1, 7, 15, 16, 17, 63, 64, 65, 255, 1023, 1024, 1025, 4097])
+def test_float32_row_sums_on_block_boundaries(n, rng):
+    # Rows are summed in float lane blocks of 64 vectors and a scalar tail: lengths on and
+    # around the vector, four-vector and block sizes, against a float64 sum.
+    a = (rng.standard_normal((3, n)) + 0.5).astype(np.float32)
+    ad = a.astype(np.float64)
+    got = f64(lt(a).sum(1))
+    assert np.abs(got - ad.sum(1)).max() <= 1e-6 * max(1.0, np.abs(ad).sum(1).max())
+    assert rel_err(lt(a[:, ::2]).sum(1).numpy(), ad[:, ::2].sum(1)) < 1e-5  # a strided copy first
+
+
 # ---------------------------------------------------------------- large inputs
 def test_large_float32_reductions_are_accurate(rng):
     n = 3_000_000

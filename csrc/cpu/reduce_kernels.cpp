@@ -1,7 +1,9 @@
 // Reduction inner loops, compiled once per ISA. Inputs are contiguous and viewed as (A, R, K):
 // reduce over R. K == 1 reduces contiguous rows with independent lanes (vectorises without
 // reassociation flags); K > 1 accumulates whole rows of K, which vectorises along K.
-// float32 sums accumulate in float64 so long reductions stay within 1e-6 relative.
+// float32 sums add float64 totals of short float blocks, so long reductions stay within 1e-6
+// relative.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "cpu/kernels.h"
+#include "cpu/vec.h"
 
 // Everything here lives in a namespace named after the ISA: inline helpers compiled with
 // different -m flags must never be merged by the linker.
@@ -45,6 +48,61 @@ struct MinR {
   template <class A> static A step(A acc, A x) { return (x < acc || x != x) ? x : acc; }
 };
 
+// The L values of v folded into v[0] by halving: log2(L) steps of independent operations
+// instead of a chain of L dependent ones.
+template <class Op, class A, int L>
+inline A fold_lanes(A (&v)[L]) {
+  for (int w = L / 2; w > 0; w /= 2)
+    for (int l = 0; l < w; ++l) v[l] = Op::step(v[l], v[l + w]);
+  return v[0];
+}
+
+// The sum of a vector's N floats, halving it until two remain: log2(N) steps of independent
+// additions instead of a chain of N dependent ones.
+template <int N>
+inline float halving_sum(const void* v) {
+  if constexpr (N == 2) {
+    float p[2];
+    std::memcpy(p, v, sizeof(p));
+    return p[0] + p[1];
+  } else {
+    typedef float Half __attribute__((vector_size(N * 2)));
+    Half lo, hi;
+    std::memcpy(&lo, v, sizeof(Half));
+    std::memcpy(&hi, static_cast<const char*>(v) + sizeof(Half), sizeof(Half));
+    lo += hi;
+    return halving_sum<N / 2>(&lo);
+  }
+}
+
+// The float64 sum of n floats: blocks of kBlock summed in four vectors of float lanes (each lane
+// at most kBlock / (4 L) = 16 terms deep, so a block's error stays near that of its largest
+// terms), the block totals added in float64: twice the lanes of float64 accumulation, without
+// its conversions.
+inline double sum_floats(const float* x, int64_t n) {
+  using V = LanesT<float>;
+  constexpr int L = kLanes<float>;
+  constexpr int64_t kBlock = 64 * L;
+  double total = 0;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = std::min(n, b + kBlock);
+    V s0{}, s1{}, s2{}, s3{};
+    int64_t i = b;
+    for (; i + 4 * L <= e; i += 4 * L) {
+      s0 += load_lanes(x + i);
+      s1 += load_lanes(x + i + L);
+      s2 += load_lanes(x + i + 2 * L);
+      s3 += load_lanes(x + i + 3 * L);
+    }
+    for (; i + L <= e; i += L) s0 += load_lanes(x + i);
+    const V s = (s0 + s1) + (s2 + s3);
+    float t = halving_sum<L>(&s);
+    for (; i < e; ++i) t += x[i];
+    total += double(t);
+  }
+  return total;
+}
+
 // R reduced into out (A, K). Output element type O; accumulation type A.
 template <class Op, class T, class A, class O>
 void reduce_loop(int64_t An, int64_t R, int64_t K, const char* in_, char* out_) {
@@ -54,15 +112,17 @@ void reduce_loop(int64_t An, int64_t R, int64_t K, const char* in_, char* out_) 
   if (K == 1) {
     for (int64_t a = 0; a < An; ++a) {
       const T* x = in + a * R;
+      if constexpr (std::is_same_v<Op, SumR> && std::is_same_v<T, float> && std::is_same_v<A, double>) {
+        out[a] = O(sum_floats(x, R));
+        continue;
+      }
       A lanes[L];
       for (int l = 0; l < L; ++l) lanes[l] = Op::template init<A>();
       int64_t i = 0;
       for (; i + L <= R; i += L)
         for (int l = 0; l < L; ++l) lanes[l] = Op::step(lanes[l], A(x[i + l]));
-      A acc = Op::template init<A>();
-      for (; i < R; ++i) acc = Op::step(acc, A(x[i]));
-      for (int l = 0; l < L; ++l) acc = Op::step(acc, lanes[l]);
-      out[a] = O(acc);
+      for (int l = 0; i < R; ++i, ++l) lanes[l] = Op::step(lanes[l], A(x[i]));
+      out[a] = O(fold_lanes<Op>(lanes));
     }
     return;
   }
