@@ -131,38 +131,48 @@ inline void for_taps(const ConvGeom& g, const F& f) {
     }
 }
 
-// NV vectors of outputs of one row, at columns ox[0..NV): acc[v] + every tap. The vectors are
-// independent chains, so the FMA latency overlaps; NV and unit stride are compile-time, so
-// the loop carries no lane or stride tests.
+// NV vectors of outputs, the v-th reading the padded plane from x + ox[v] (element offsets, taps
+// added on top): acc[v] + every tap. The vectors are independent chains, so the FMA latency
+// overlaps; NV and unit stride are compile-time, so the loop carries no lane or stride tests.
 template <class T, int NV, bool kUnit>
-inline void taps_vectors(const ConvGeom& g, const T* xr, const T* w, const int64_t* ox, LanesT<T>* acc) {
+inline void taps_vectors(const ConvGeom& g, const T* x, const T* w, const int64_t* ox, LanesT<T>* acc) {
   LanesT<T> a[NV];
   for (int v = 0; v < NV; ++v) a[v] = acc[v];
   for (int64_t ky = 0; ky < g.KH; ++ky) {
-    const T* rk = xr + ky * g.dh * g.W;
+    const T* rk = x + ky * g.dh * g.W;
     for (int64_t kx = 0; kx < g.KW; ++kx) {
       const T wt = w[ky * g.KW + kx];
       const T* r = rk + kx * g.dw;
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) a[v] += wt * (kUnit ? load_lanes(r + ox[v]) : load_lanes(r + ox[v] * g.sw, g.sw));
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) a[v] += wt * (kUnit ? load_lanes(r + ox[v]) : load_lanes(r + ox[v], g.sw));
     }
   }
   for (int v = 0; v < NV; ++v) acc[v] = a[v];
 }
 
+// Independent chains a depthwise group keeps in flight: enough to cover the FMA latency on
+// both ports, whatever the width of a row.
+constexpr int kPlaneVectors = 8;
+
 template <class T, bool kUnit>
-inline void taps_vectors(const ConvGeom& g, const T* xr, const T* w, const int64_t* ox, int nv, LanesT<T>* acc) {
+inline void taps_vectors(const ConvGeom& g, const T* x, const T* w, const int64_t* ox, int nv, LanesT<T>* acc) {
   switch (nv) {
-    case 4: taps_vectors<T, 4, kUnit>(g, xr, w, ox, acc); break;
-    case 3: taps_vectors<T, 3, kUnit>(g, xr, w, ox, acc); break;
-    case 2: taps_vectors<T, 2, kUnit>(g, xr, w, ox, acc); break;
-    default: taps_vectors<T, 1, kUnit>(g, xr, w, ox, acc); break;
+    case 8: taps_vectors<T, 8, kUnit>(g, x, w, ox, acc); break;
+    case 7: taps_vectors<T, 7, kUnit>(g, x, w, ox, acc); break;
+    case 6: taps_vectors<T, 6, kUnit>(g, x, w, ox, acc); break;
+    case 5: taps_vectors<T, 5, kUnit>(g, x, w, ox, acc); break;
+    case 4: taps_vectors<T, 4, kUnit>(g, x, w, ox, acc); break;
+    case 3: taps_vectors<T, 3, kUnit>(g, x, w, ox, acc); break;
+    case 2: taps_vectors<T, 2, kUnit>(g, x, w, ox, acc); break;
+    default: taps_vectors<T, 1, kUnit>(g, x, w, ox, acc); break;
   }
 }
 
-// Depthwise forward over a padded plane: vectors of outputs sum all taps in registers, four
-// rows of dependent FMAs in flight, and are stored once. A row's ragged end is one more vector
-// overlapping the last full one, done first, storing only the lanes no full vector covers.
+// Depthwise forward over a padded plane: vectors of outputs sum all taps in registers and are
+// stored once; the plane's vectors, row after row, go in groups of kPlaneVectors chains, so a
+// narrow plane (two vectors a row at 28 columns) still fills the FMA pipeline. A row's ragged
+// end is one more vector overlapping the row's first full one, storing only the lanes no full
+// vector covers.
 template <class T>
 void plane_conv(const ConvGeom& g, const void* xv, const void* wv, const void* bv, void* yv) {
   const T* x = static_cast<const T*>(xv);
@@ -171,36 +181,39 @@ void plane_conv(const ConvGeom& g, const void* xv, const void* wv, const void* b
   T* y = static_cast<T*>(yv);
   constexpr int L = kLanes<T>;
   const int64_t rem = g.OW % L, shift = rem ? 1 : 0;
-  const int64_t nvec = g.OW >= L ? g.OW / L + shift : 0;
-  for (int64_t oy = 0; oy < g.OH; ++oy) {
-    T* yr = y + oy * g.OW;
-    const T* xr = x + oy * g.sh * g.W;
-    for (int64_t c0 = 0; c0 < nvec; c0 += 4) {
-      const int nv = int(std::min<int64_t>(4, nvec - c0));
-      int64_t cols[4];
-      LanesT<T> acc[4];
-      for (int v = 0; v < nv; ++v) {
-        cols[v] = rem && c0 + v == 0 ? g.OW - L : (c0 + v - shift) * L;
-        acc[v] = LanesT<T>{} + b;
-      }
-      if (g.sw == 1)
-        taps_vectors<T, true>(g, xr, w, cols, nv, acc);
-      else
-        taps_vectors<T, false>(g, xr, w, cols, nv, acc);
-      for (int v = 0; v < nv; ++v) {
-        if (rem && c0 + v == 0)
-          for (int l = L - int(rem); l < L; ++l) yr[g.OW - L + l] = acc[0][l];
-        else
-          store_lanes(yr + cols[v], acc[v]);
-      }
+  const int64_t nvec = g.OW >= L ? g.OW / L + shift : 0, total = g.OH * nvec;
+  for (int64_t v0 = 0; v0 < total; v0 += kPlaneVectors) {
+    const int nv = int(std::min<int64_t>(kPlaneVectors, total - v0));
+    int64_t xo[kPlaneVectors], yo[kPlaneVectors];
+    bool ragged[kPlaneVectors];
+    LanesT<T> acc[kPlaneVectors];
+    for (int v = 0; v < nv; ++v) {
+      const int64_t oy = (v0 + v) / nvec, c = (v0 + v) % nvec;
+      ragged[v] = rem && c == 0;
+      const int64_t col = ragged[v] ? g.OW - L : (c - shift) * L;
+      xo[v] = oy * g.sh * g.W + col * g.sw;
+      yo[v] = oy * g.OW + col;
+      acc[v] = LanesT<T>{} + b;
     }
-    for (int64_t ox = 0; ox < g.OW && nvec == 0; ++ox) {
+    if (g.sw == 1)
+      taps_vectors<T, true>(g, x, w, xo, nv, acc);
+    else
+      taps_vectors<T, false>(g, x, w, xo, nv, acc);
+    for (int v = 0; v < nv; ++v) {
+      if (ragged[v])
+        for (int l = L - int(rem); l < L; ++l) y[yo[v] + l] = acc[v][l];
+      else
+        store_lanes(y + yo[v], acc[v]);
+    }
+  }
+  for (int64_t oy = 0; oy < g.OH && nvec == 0; ++oy)
+    for (int64_t ox = 0; ox < g.OW; ++ox) {
+      const T* xr = x + oy * g.sh * g.W;
       T acc = b;
       for (int64_t ky = 0; ky < g.KH; ++ky)
         for (int64_t kx = 0; kx < g.KW; ++kx) acc += w[ky * g.KW + kx] * xr[ky * g.dh * g.W + kx * g.dw + ox * g.sw];
-      yr[ox] = acc;
+      y[oy * g.OW + ox] = acc;
     }
-  }
 }
 
 template <class T>
