@@ -236,6 +236,24 @@ def test_matmul_dims_isa(isa, case, dtype):
     check_mm(lamina.matmul(lt(a, LDT[dtype]), lt(b, LDT[dtype])), a, b, dtype)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_matmul_threads_across_k_slices(isa, dtype):
+    """Two threads, each packing its own rows of A for every K slice while the other still works on
+    the previous one, with a last slice shallower than the rest (K just past one and two slices
+    for every slice depth the cache sizes give), into a NaN-poisoned output, several times over."""
+    prev = lamina.get_num_threads()
+    lamina.set_num_threads(2)
+    try:
+        rng = np.random.default_rng(11)
+        for k in (129, 300, 513, 700, 1100):
+            a, b = values(rng, (255, k), dtype), values(rng, (k, 127), dtype)
+            for _ in range(8):
+                poison((255, 127))
+                check_mm(lt(a, LDT[dtype]) @ lt(b, LDT[dtype]), a, b, dtype)
+    finally:
+        lamina.set_num_threads(prev)
+
+
 _BATCH_CHILD = textwrap.dedent("""
     import sys
     import numpy as np

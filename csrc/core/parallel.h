@@ -29,7 +29,7 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
 
 // Runs f(t, nt) on each thread t of one team of nt threads (get_num_threads(), or 1 inside
 // another parallel region), for work whose threads must meet between steps: f may call
-// team_barrier(), which every thread of the team must then reach the same number of times.
+// team_barrier(nt), which every thread of the team must then reach the same number of times.
 template <class F>
 void parallel_team(const F& f) {
   const int nt = omp_in_parallel() ? 1 : get_num_threads();
@@ -38,8 +38,12 @@ void parallel_team(const F& f) {
   f(omp_get_thread_num(), omp_get_num_threads());
 }
 
-inline void team_barrier() {
+// nt: the team's size as f received it. A team of one (f run directly, perhaps inside another
+// parallel region) has nothing to wait for, and must not meet the enclosing team's barrier.
+inline void team_barrier(int nt) {
+  if (nt > 1) {
 #pragma omp barrier
+  }
 }
 
 }  // namespace lamina

@@ -3,15 +3,17 @@
 //   C (M x N, row stride ldc) = A (M x K, strides rsa/csa) * B (K x N, strides rsb/csb)
 //                               [+ bias per column] [-> activation]
 //
-// Blocking: for each NC-wide column panel of B and each KC-deep slice of K, the KC x NC block
-// of B is packed into NR-wide micro-panels (it stays in L3/L2), then each MC x KC block of A is
-// packed into MR-high micro-panels (it stays in L2) and the micro-kernel multiplies one A
-// micro-panel by one B micro-panel, keeping the MR x NR tile of C in registers for the whole
-// KC loop (the B micro-panel streams from L1). Packing reads A and B through their strides,
-// so transposed or sliced operands cost nothing extra. MC/KC/NC come from the caller, derived
-// from the detected cache sizes; MR/NR come from the register file of the ISA this file is
-// compiled for. Vectors are GCC vector extensions, so the same source becomes AVX-512, AVX2 or
-// SSE2 code and -mfma turns acc += a * b into fused multiply-adds.
+// Blocking: for each KC-deep slice of K and each chunk of at most MC rows, A's rows are packed
+// into MR-high micro-panels; then for each NC-wide column block of B, the KC x NC block is
+// packed into NR-wide micro-panels (it stays in L2), and the micro-kernel multiplies A
+// micro-panels by B micro-panels, the MR x NR tile of C held in registers for the whole KC
+// loop. One of the two micro-panels stays in L1 while the other kind streams past it from L2:
+// a B micro-panel (NR values per k) where it fits in L1 beside an A one, else an A micro-panel
+// (MR values per k; a full-depth B micro-panel would fill L1 on its own). Packing reads A and
+// B through their strides, so transposed or sliced operands cost nothing extra. MC/KC/NC come
+// from the caller, derived from the detected cache sizes; MR/NR come from the register file of
+// the ISA this file is compiled for. Vectors are GCC vector extensions, so the same source
+// becomes AVX-512, AVX2 or SSE2 code and -mfma turns acc += a * b into fused multiply-adds.
 //
 // Small or skinny products (few rows, or little work in total) skip packing: rows of C are
 // built as AXPYs over contiguous rows of B, or as dot products when B is stored transposed.
@@ -22,6 +24,7 @@
 #include <cstring>
 #include <new>
 
+#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "core/scratch.h"
 #include "cpu/gemm_tile.h"
@@ -215,77 +218,90 @@ void gemm_packed(const GemmArgs& g) {
   const T* bias = reinterpret_cast<const T*>(g.bias);
   const T* row_bias = reinterpret_cast<const T*>(g.row_bias);
   const int64_t M = g.M, N = g.N, K = g.K;
-  const int64_t mc = std::max<int64_t>(MR, g.mc / MR * MR);
-  const int64_t kc = std::max<int64_t>(16, g.kc);
+  const int64_t kc = std::min(K, std::max<int64_t>(16, g.kc));
   const int64_t nc = std::max<int64_t>(NR, g.nc / NR * NR);
-  const int nt = std::max(1, g.threads);
+  // Rows in chunks of at most MC (even ones), which bounds the packed A.
+  const int64_t mc = std::max<int64_t>(MR, g.mc), tiles = (M + MR - 1) / MR, chunks = (tiles * MR + mc - 1) / mc,
+                chunk = (tiles + chunks - 1) / chunks;
+  const T* const aprepacked = reinterpret_cast<const T*>(g.Apacked);
   const T* const bprepacked = reinterpret_cast<const T*>(g.Bpacked);
+  // Shared by the team: the chunk's rows of A for one K slice, and one KC x NC block of B.
+  T* const apack = aprepacked ? nullptr : scratch<T>(ScratchSlot::GemmA, chunk * MR * kc);
   T* const bpack = bprepacked ? nullptr : scratch<T>(ScratchSlot::GemmB, std::min(nc, (N + NR - 1) / NR * NR) * kc);
-  // With enough rows, each thread takes an equal share of them (to MR granularity), packs its
-  // own A blocks and sweeps the shared packed B; otherwise the threads split B's micro-panels.
-  const bool split_rows = nt > 1 && M >= int64_t(nt) * 2 * MR;
-  const T* const prepacked = reinterpret_cast<const T*>(g.Apacked);
-  T* const apack = split_rows || prepacked ? nullptr : scratch<T>(ScratchSlot::GemmA, mc * kc);
-  for (int64_t jc = 0; jc < N; jc += nc) {
-    const int64_t ncur = std::min(nc, N - jc), n_jr = (ncur + NR - 1) / NR;
+  // The tiles' loops: each B micro-panel (NR values per k) kept in L1 across the A micro-panels
+  // (MR values per k) streaming from L2 where the two fit in L1 together, which moves the
+  // fewest bytes from L2; else, an A micro-panel kept in L1 across the B micro-panels.
+  const bool b_outer = kc * (MR + NR) * int64_t(sizeof(T)) <= cpu_info().l1d;
+  parallel_team([&](int t, int nt) {
+    auto share = [&](int64_t lo, int64_t hi) {
+      return std::pair<int64_t, int64_t>(lo + (hi - lo) * t / nt, lo + (hi - lo) * (t + 1) / nt);
+    };
     for (int64_t pc = 0; pc < K; pc += kc) {
       const int64_t kcur = std::min(kc, K - pc);
       const bool add = pc > 0 || g.accumulate, last = pc + kcur >= K;
-      if (!bprepacked)
-        parallel_for(0, n_jr, n_jr / nt + 1 > 4 ? 4 : 1, [&](int64_t lo, int64_t hi) {
-          pack_b_panels(B + pc * g.rsb + (jc + lo * NR) * g.csb, g.rsb, g.csb, kcur,
-                        std::min(ncur, hi * NR) - lo * NR, bpack + lo * NR * kcur);
-        });
-      // The B micro-panel jr of this K slice: packed above, or a slice of the prepacked B.
-      auto b_panel = [&](int64_t jr) -> const T* {
-        return bprepacked ? bprepacked + (jc / NR + jr) * NR * K + pc * NR : bpack + jr * NR * kcur;
-      };
-      // C[ic : ic + mcur, jc + jr * NR ...] for the packed A block `ap`, whose micro-panels lie
-      // `panel` elements apart (kcur for a block packed here, K for a prepacked A).
-      auto block = [&](int64_t ic, int64_t mcur, const T* ap, int64_t panel, int64_t jr_lo, int64_t jr_hi) {
-        // Tiles in the order they are computed, each passed the address of the next one.
-        for (int64_t jr = jr_lo; jr < jr_hi; ++jr) {
-          const int64_t nr = std::min<int64_t>(NR, ncur - jr * NR);
-          for (int64_t ir = 0; ir < mcur; ir += MR) {
-            const int64_t mr = std::min<int64_t>(MR, mcur - ir);
-            T* c = C + (ic + ir) * g.ldc + jc + jr * NR;
-            const T* next = ir + MR < mcur ? c + MR * g.ldc : jr + 1 < jr_hi ? C + ic * g.ldc + jc + (jr + 1) * NR : nullptr;
-            const int64_t next_rows = ir + MR < mcur ? std::min<int64_t>(MR, mcur - ir - MR) : std::min<int64_t>(MR, mcur);
-            micro_kernel<T>(kcur, ap + ir / MR * panel, b_panel(jr), c, g.ldc, add, mr, nr, next, next_rows,
-                            last && bias ? bias + jc + jr * NR : nullptr, last && row_bias ? row_bias + ic + ir : nullptr);
-            if (last && g.act) epilogue<T>(c, g.ldc, mr, nr, nullptr, nullptr, g.act);
-          }
+      for (int64_t ic = 0; ic < tiles; ic += chunk) {
+        const int64_t ic_end = std::min(tiles, ic + chunk);
+        // With enough rows, each thread takes an equal share of the chunk's A micro-panels
+        // (packing them itself) and sweeps every B micro-panel with each; otherwise the threads
+        // split B's.
+        const bool split_rows = ic_end - ic >= 2 * int64_t(nt);
+        const auto [p0, p1] = split_rows ? share(ic, ic_end) : std::pair<int64_t, int64_t>(ic, ic_end);
+        // A thread's own panels (split rows) start where they would for a full KC slice, so that
+        // packing the next slice (shallower panels) never reaches another thread's current ones.
+        T* const own = apack ? apack + (split_rows ? (p0 - ic) * MR * kc : 0) : nullptr;
+        const int64_t own_row = split_rows ? p0 * MR : ic * MR;
+        if (!aprepacked) {
+          if (!split_rows) team_barrier(nt);  // every thread is done with the previous panels
+          const auto [q0, q1] = split_rows ? std::pair<int64_t, int64_t>(p0, p1) : share(ic, ic_end);
+          if (q0 < q1)
+            pack_a(A + q0 * MR * g.rsa + pc * g.csa, g.rsa, g.csa, std::min(M, q1 * MR) - q0 * MR, kcur,
+                   own + (q0 * MR - own_row) * kcur);
+          if (!split_rows) team_barrier(nt);
         }
-      };
-      // The A block at rows [ic, ic + mcur) of this K slice: packed into `buf`, or a pointer into the prepacked A.
-      auto a_block = [&](int64_t ic, int64_t mcur, T* buf) -> const T* {
-        if (prepacked) return prepacked + ic * K + pc * MR;
-        pack_a(A + ic * g.rsa + pc * g.csa, g.rsa, g.csa, mcur, kcur, buf);
-        return buf;
-      };
-      const int64_t panel = prepacked ? MR * K : MR * kcur;
-      if (split_rows) {
-        parallel_for(0, nt, 0, [&](int64_t lo, int64_t hi) {
-          T* ap = prepacked ? nullptr : scratch<T>(ScratchSlot::GemmA, mc * kc);
-          for (int64_t t = lo; t < hi; ++t) {
-            // Equal numbers of micro-tiles (the last one may be partial) per thread.
-            const int64_t tiles = (M + MR - 1) / MR, r0 = tiles * t / nt * MR,
-                          r1 = std::min(M, tiles * (t + 1) / nt * MR);
-            for (int64_t ic = r0; ic < r1; ic += mc) {
-              const int64_t mcur = std::min(mc, r1 - ic);
-              block(ic, mcur, a_block(ic, mcur, ap), panel, 0, n_jr);
-            }
+        // The A micro-panel of this K slice holding row ir: packed above, or in the prepacked A.
+        auto a_panel = [&](int64_t ir) { return aprepacked ? aprepacked + ir * K + pc * MR : own + (ir - own_row) * kcur; };
+        const int64_t r0 = p0 * MR, r1 = std::min(M, p1 * MR);
+        for (int64_t jc = 0; jc < N; jc += nc) {
+          const int64_t ncur = std::min(nc, N - jc), n_jr = (ncur + NR - 1) / NR;
+          if (!bprepacked) {
+            team_barrier(nt);  // every thread is done with the previous block of B
+            const auto [q0, q1] = share(0, n_jr);
+            if (q0 < q1)
+              pack_b_panels(B + pc * g.rsb + (jc + q0 * NR) * g.csb, g.rsb, g.csb, kcur, std::min(ncur, q1 * NR) - q0 * NR,
+                            bpack + q0 * NR * kcur);
+            team_barrier(nt);
           }
-        });
-      } else {
-        for (int64_t ic = 0; ic < M; ic += mc) {
-          const int64_t mcur = std::min(mc, M - ic);
-          const T* ap = a_block(ic, mcur, apack);
-          parallel_for(0, n_jr, 0, [&](int64_t lo, int64_t hi) { block(ic, mcur, ap, panel, lo, hi); });
+          auto b_panel = [&](int64_t jr) { return bprepacked ? bprepacked + (jc / NR + jr) * NR * K + pc * NR : bpack + jr * NR * kcur; };
+          const auto [j0, j1] = split_rows ? std::pair<int64_t, int64_t>(0, n_jr) : share(0, n_jr);
+          auto tile = [&](int64_t ir, int64_t jr, const T* next, int64_t next_rows) {
+            const int64_t mr = std::min<int64_t>(MR, r1 - ir), nr = std::min<int64_t>(NR, ncur - jr * NR);
+            T* c = C + ir * g.ldc + jc + jr * NR;
+            micro_kernel<T>(kcur, a_panel(ir), b_panel(jr), c, g.ldc, add, mr, nr, next, next_rows,
+                            last && bias ? bias + jc + jr * NR : nullptr, last && row_bias ? row_bias + ir : nullptr);
+            if (last && g.act) epilogue<T>(c, g.ldc, mr, nr, nullptr, nullptr, g.act);
+          };
+          // Each tile is passed the address of the one computed next, whose lines it fetches.
+          if (b_outer) {
+            for (int64_t jr = j0; jr < j1; ++jr)
+              for (int64_t ir = r0; ir < r1; ir += MR) {
+                const T* c = C + ir * g.ldc + jc + jr * NR;
+                const bool col_end = ir + MR >= r1;
+                tile(ir, jr, !col_end ? c + MR * g.ldc : jr + 1 < j1 ? C + r0 * g.ldc + jc + (jr + 1) * NR : nullptr,
+                     std::min<int64_t>(MR, !col_end ? r1 - ir - MR : r1 - r0));
+              }
+          } else {
+            for (int64_t ir = r0; ir < r1; ir += MR)
+              for (int64_t jr = j0; jr < j1; ++jr) {
+                const T* c = C + ir * g.ldc + jc + jr * NR;
+                const bool row_end = jr + 1 == j1;
+                tile(ir, jr, !row_end ? c + NR : ir + MR < r1 ? C + (ir + MR) * g.ldc + jc + j0 * NR : nullptr,
+                     !row_end ? std::min<int64_t>(MR, r1 - ir) : std::min<int64_t>(MR, r1 - ir - MR));
+              }
+          }
         }
       }
     }
-  }
+  });
 }
 
 // ---- small and skinny products: no packing

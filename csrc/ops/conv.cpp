@@ -120,9 +120,8 @@ template <class T> Operand<T> strided(const T* p, int64_t rs, int64_t cs) { retu
 template <class T> Operand<T> packed(const T* p) { return {p, 0, 0, true}; }
 
 // C (M x N, row stride ldc) (+)= A * B for a B of N columns, on `threads` threads. Blocking
-// follows the cache sizes: a KC x NR slice of B in L1 (K cut into equal slices, so no thin
-// last slice pays the C tile's loads and stores for little work), an MC x KC block of A in
-// most of L2.
+// follows the cache sizes as for matmul (K cut into equal slices, though, so no thin last
+// slice pays the C tile's loads and stores for little work).
 template <class T>
 void gemm(int64_t M, int64_t N, int64_t K, Operand<T> A, Operand<T> B, T* C, int64_t ldc, bool accumulate,
           int threads, const T* row_bias = nullptr) {
@@ -140,8 +139,8 @@ void gemm(int64_t M, int64_t N, int64_t K, Operand<T> A, Operand<T> B, T* C, int
   g.row_bias = reinterpret_cast<const char*>(row_bias);
   const int64_t kmax = std::clamp<int64_t>(c.l1d / (nr * es), 64, 1024), slices = (K + kmax - 1) / kmax;
   g.kc = (K + slices - 1) / slices;
-  g.mc = std::clamp<int64_t>(c.l2 * 3 / 4 / (g.kc * es), mr, 1024) / mr * mr;
-  g.nc = (N + nr - 1) / nr * nr;
+  g.nc = std::clamp<int64_t>(c.l2 / 4 / (g.kc * es), nr, 8192) / nr * nr;
+  g.mc = std::clamp<int64_t>(c.l2 * 4 / (g.kc * es), mr, 16384) / mr * mr;
   cpu::kernels().gemm[int(dtype_of<T>())](g);
 }
 
@@ -623,15 +622,15 @@ bool backward_weight_direct(const Plan& p, const T* x, const T* dy, T* dw) {
         prepare(n, t, 0, 1);
         tiles(t, t, 0, items, n > n0);
       }
-      team_barrier();
+      team_barrier(nt);
     } else {
       prepare(0, 0, t, nt);
-      team_barrier();
+      team_barrier(nt);
       const auto [i0, i1] = share(items, t, nt);
       for (int64_t n = 0; n < p.N; ++n) {
         if (n + 1 < p.N) prepare(n + 1, (n + 1) % 2, t, nt);
         tiles(n % 2, 0, i0, i1, n > 0);
-        team_barrier();  // image n + 1 is ready, and every tile is done with buffer n % 2
+        team_barrier(nt);  // image n + 1 is ready, and every tile is done with buffer n % 2
       }
     }
     // dw (O x Cg x taps) from the (tap, filter, channel) order the tiles were summed in: each

@@ -11,10 +11,11 @@
 
 namespace lamina {
 
-// Blocking from the cache sizes: a KC-deep B micro-panel fills L1, an MC x KC block of A half of
-// L2 (the B panels and C tiles streaming through L2 need the rest: on a 2 MiB L2, blocks of 0.3
-// to 0.5 of it ran 3-6% faster than 0.75), and a KC x NC block of B a quarter of L3. The shares
-// can be overridden with LAMINA_GEMM_KC_SHARE / LAMINA_GEMM_MC_SHARE for tuning.
+// Blocking from the cache sizes: a KC-deep B micro-panel of NR values per k fills L1 (so an A
+// micro-panel, MR values per k, takes less than half of it), a KC x NC block of B a quarter of
+// L2 (a half measured no faster on a 2 MiB L2), and a K slice of A is packed MC rows at a time,
+// about four L2s of it (which only bounds the packing buffer). The shares can be overridden with
+// LAMINA_GEMM_KC_SHARE / LAMINA_GEMM_NC_SHARE for tuning.
 namespace {
 
 // Sets g.mc/kc/nc from the detected cache sizes for the micro-kernel of `dt`.
@@ -26,13 +27,13 @@ void set_gemm_blocking(cpu::GemmArgs& g, DType dt) {
     const char* e = std::getenv("LAMINA_GEMM_KC_SHARE");
     return e ? std::atof(e) : 1.0;
   }();
-  static const double mc_share = [] {
-    const char* e = std::getenv("LAMINA_GEMM_MC_SHARE");
-    return e ? std::atof(e) : 0.5;
+  static const double nc_share = [] {
+    const char* e = std::getenv("LAMINA_GEMM_NC_SHARE");
+    return e ? std::atof(e) : 0.25;
   }();
   g.kc = std::clamp<int64_t>(int64_t(double(c.l1d) * kc_share) / (nr * es), 64, 1024) / 8 * 8;
-  g.mc = std::clamp<int64_t>(int64_t(double(c.l2) * mc_share) / (g.kc * es), mr, 1024) / mr * mr;
-  g.nc = std::clamp<int64_t>(c.l3 / 4 / (g.kc * es), nr, 8192) / nr * nr;
+  g.nc = std::clamp<int64_t>(int64_t(double(c.l2) * nc_share) / (g.kc * es), nr, 8192) / nr * nr;
+  g.mc = std::clamp<int64_t>(c.l2 * 4 / (g.kc * es), mr, 16384) / mr * mr;
 }
 
 }  // namespace
