@@ -63,6 +63,9 @@ class Tensor:
     def storage_offset(self) -> int:
         ...
     @property
+    def storage_refs(self) -> int:
+        ...
+    @property
     def storage_ptr(self) -> int:
         ...
     @property
