@@ -269,6 +269,23 @@ def test_one_gradient_for_two_leaves_is_not_shared(rng):
     assert to_np(c.grad).tolist() == [2.0] * 4
 
 
+def test_gradients_accumulate_into_the_existing_grad(rng):
+    # As in PyTorch: a second backward adds into the .grad tensor already there (a reference
+    # taken before sees the sum); a .grad the sum cannot be written into is replaced.
+    x = leaf(rng, 4)
+    (x * 3).sum().backward()
+    first = x.grad
+    (x * x).sum().backward()
+    assert x.grad is first
+    assert rel_err(to_np(first), 3 + 2 * to_np(x)) < 1e-14
+    x.grad = lamina.zeros(1, dtype=lamina.float64).expand(4)  # stride 0: one value for four
+    (x * 2).sum().backward()
+    assert to_np(x.grad).tolist() == [2.0] * 4
+    x.grad = lamina.zeros(4, dtype=lamina.float32)
+    (x * 2).sum().backward()
+    assert to_np(x.grad).tolist() == [2.0] * 4
+
+
 def test_broadcast_gradients_reduced_to_input_shape(rng):
     a, b, c = leaf(rng, 3, 1), leaf(rng, 4), leaf(rng)
     (a * b + c).sum().backward()

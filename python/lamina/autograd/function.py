@@ -208,8 +208,17 @@ def _accumulate_leaf(t, g, create_graph, unshared=False):
         # The gradient must not alias a tensor the user may hold or modify later: it is taken as
         # it is only when nothing else can reach it (as PyTorch does), and copied otherwise.
         t.grad = g if create_graph else g.detach() if unshared else _wrap(g._t.clone())
+    elif create_graph:
+        t.grad = t.grad + g
     else:
-        t.grad = t.grad + (g if create_graph else g.detach())
+        cur = t.grad
+        c = cur._t
+        if (not cur.requires_grad and c.is_contiguous() and c.shape == g._t.shape and c.dtype == g._t.dtype
+                and c.device_type == g._t.device_type and c.device_index == g._t.device_index):
+            # Into the existing gradient, as PyTorch does: no new buffer per accumulation.
+            cur.add_(g)
+        else:
+            t.grad = cur + g.detach()
 
 
 def _refs(g):
