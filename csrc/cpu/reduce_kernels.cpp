@@ -57,24 +57,6 @@ inline A fold_lanes(A (&v)[L]) {
   return v[0];
 }
 
-// The sum of a vector's N floats, halving it until two remain: log2(N) steps of independent
-// additions instead of a chain of N dependent ones.
-template <int N>
-inline float halving_sum(const void* v) {
-  if constexpr (N == 2) {
-    float p[2];
-    std::memcpy(p, v, sizeof(p));
-    return p[0] + p[1];
-  } else {
-    typedef float Half __attribute__((vector_size(N * 2)));
-    Half lo, hi;
-    std::memcpy(&lo, v, sizeof(Half));
-    std::memcpy(&hi, static_cast<const char*>(v) + sizeof(Half), sizeof(Half));
-    lo += hi;
-    return halving_sum<N / 2>(&lo);
-  }
-}
-
 // The float64 sum of n floats: blocks of kBlock summed in four vectors of float lanes (each lane
 // at most kBlock / (4 L) = 16 terms deep, so a block's error stays near that of its largest
 // terms), the block totals added in float64: twice the lanes of float64 accumulation, without
@@ -96,7 +78,7 @@ inline double sum_floats(const float* x, int64_t n) {
     }
     for (; i + L <= e; i += L) s0 += load_lanes(x + i);
     const V s = (s0 + s1) + (s2 + s3);
-    float t = halving_sum<L>(&s);
+    float t = hsum<float>(s);
     for (; i < e; ++i) t += x[i];
     total += double(t);
   }

@@ -85,11 +85,29 @@ inline V map_lanes(V v, const F& f) {
   return v;
 }
 
+namespace detail {
+// The sum of the Bytes / sizeof(T) values of a vector at v, halving it until two remain.
+template <class T, int Bytes>
+inline T halving_sum(const void* v) {
+  if constexpr (Bytes == 2 * int(sizeof(T))) {
+    T p[2];
+    std::memcpy(p, v, sizeof(p));
+    return p[0] + p[1];
+  } else {
+    typedef T Half __attribute__((vector_size(Bytes / 2)));
+    Half lo, hi;
+    std::memcpy(&lo, v, sizeof(Half));
+    std::memcpy(&hi, static_cast<const char*>(v) + sizeof(Half), sizeof(Half));
+    lo += hi;
+    return halving_sum<T, Bytes / 2>(&lo);
+  }
+}
+}  // namespace detail
+
+// The sum of v's lanes by halving: log2(L) dependent additions instead of a chain of L.
 template <class T>
 inline T hsum(LanesT<T> v) {
-  T s = 0;
-  for (int l = 0; l < kLanes<T>; ++l) s += v[l];
-  return s;
+  return detail::halving_sum<T, kVecBytes>(&v);
 }
 
 }  // namespace lamina::cpu::LAMINA_ISA

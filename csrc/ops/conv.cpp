@@ -29,6 +29,7 @@
 #include "core/storage.h"
 #include "cpu/kernels.h"
 #include "ops/copy.h"
+#include "ops/matmul.h"
 
 namespace lamina {
 
@@ -125,8 +126,7 @@ template <class T> Operand<T> packed(const T* p) { return {p, 0, 0, true}; }
 template <class T>
 void gemm(int64_t M, int64_t N, int64_t K, Operand<T> A, Operand<T> B, T* C, int64_t ldc, bool accumulate,
           int threads, const T* row_bias = nullptr) {
-  const CpuInfo& c = cpu_info();
-  const int64_t mr = tile<T>(0), nr = tile<T>(1), es = sizeof(T);
+  const int64_t nr = tile<T>(1), es = sizeof(T);
   cpu::GemmArgs g;
   g.M = M; g.N = N; g.K = K;
   (A.packed ? g.Apacked : g.A) = reinterpret_cast<const char*>(A.data);
@@ -137,10 +137,9 @@ void gemm(int64_t M, int64_t N, int64_t K, Operand<T> A, Operand<T> B, T* C, int
   g.accumulate = accumulate;
   g.threads = threads;
   g.row_bias = reinterpret_cast<const char*>(row_bias);
-  const int64_t kmax = std::clamp<int64_t>(c.l1d / (nr * es), 64, 1024), slices = (K + kmax - 1) / kmax;
+  const int64_t kmax = std::clamp<int64_t>(cpu_info().l1d / (nr * es), 64, 1024), slices = (K + kmax - 1) / kmax;
   g.kc = (K + slices - 1) / slices;
-  g.nc = std::clamp<int64_t>(c.l2 / 4 / (g.kc * es), nr, 8192) / nr * nr;
-  g.mc = std::clamp<int64_t>(c.l2 * 4 / (g.kc * es), mr, 16384) / mr * mr;
+  set_gemm_blocks(g, dtype_of<T>());
   cpu::kernels().gemm[int(dtype_of<T>())](g);
 }
 

@@ -16,24 +16,29 @@ namespace lamina {
 // L2 (a half measured no faster on a 2 MiB L2), and a K slice of A is packed MC rows at a time,
 // about four L2s of it (which only bounds the packing buffer). The shares can be overridden with
 // LAMINA_GEMM_KC_SHARE / LAMINA_GEMM_NC_SHARE for tuning.
-namespace {
-
-// Sets g.mc/kc/nc from the detected cache sizes for the micro-kernel of `dt`.
-void set_gemm_blocking(cpu::GemmArgs& g, DType dt) {
+void set_gemm_blocks(cpu::GemmArgs& g, DType dt) {
   const CpuInfo& c = cpu_info();
   const auto& tile = cpu::kernels().gemm_tile[int(dt)];
   const int64_t mr = tile[0], nr = tile[1], es = itemsize(dt);
-  static const double kc_share = [] {
-    const char* e = std::getenv("LAMINA_GEMM_KC_SHARE");
-    return e ? std::atof(e) : 1.0;
-  }();
   static const double nc_share = [] {
     const char* e = std::getenv("LAMINA_GEMM_NC_SHARE");
     return e ? std::atof(e) : 0.25;
   }();
-  g.kc = std::clamp<int64_t>(int64_t(double(c.l1d) * kc_share) / (nr * es), 64, 1024) / 8 * 8;
   g.nc = std::clamp<int64_t>(int64_t(double(c.l2) * nc_share) / (g.kc * es), nr, 8192) / nr * nr;
   g.mc = std::clamp<int64_t>(c.l2 * 4 / (g.kc * es), mr, 16384) / mr * mr;
+}
+
+namespace {
+
+// Sets g.kc (and from it g.nc, g.mc) from the detected cache sizes for the micro-kernel of `dt`.
+void set_gemm_blocking(cpu::GemmArgs& g, DType dt) {
+  const int64_t nr = cpu::kernels().gemm_tile[int(dt)][1], es = itemsize(dt);
+  static const double kc_share = [] {
+    const char* e = std::getenv("LAMINA_GEMM_KC_SHARE");
+    return e ? std::atof(e) : 1.0;
+  }();
+  g.kc = std::clamp<int64_t>(int64_t(double(cpu_info().l1d) * kc_share) / (nr * es), 64, 1024) / 8 * 8;
+  set_gemm_blocks(g, dt);
 }
 
 }  // namespace
