@@ -29,6 +29,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #include <limits>
 #include <new>
 #include <numeric>
@@ -71,8 +74,9 @@ enum class Store { Set, Add, Rescale, SetMax };
 // B[p * ldb + j]; Set: C = AB, Add: C += AB, Rescale: C = C * scale[j] + AB; SetMax: C = AB
 // and scale[j] (written) = max(scale[j], column j of AB), the softmax's running maximum taken
 // while the scores are still in registers. Kept out of line: inlined into the loops around
-// it, GCC spills an accumulator.
-template <class T, int M>
+// it, GCC spills an accumulator. kUnit (ai == 1) reads a column of A through one pointer,
+// where the general layout keeps a pointer per row, more than x86-64 has registers for.
+template <class T, int M, bool kUnit>
 __attribute__((noinline)) void micro(int64_t k, const T* A, int64_t ai, int64_t ap, const T* B, int64_t ldb, T* C,
                                      int64_t ldc, Store mode, const T* scale) {
   using Sh = Shape<T>;
@@ -89,9 +93,10 @@ __attribute__((noinline)) void micro(int64_t k, const T* A, int64_t ai, int64_t 
   for (int64_t p = 0; p < k; ++p) {
     const V b0 = *reinterpret_cast<const VU*>(B + p * ldb);
     const V b1 = *reinterpret_cast<const VU*>(B + p * ldb + L);
+    const T* col = A + p * ap;
 #pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
-      const T a = rows[i][p * ap];
+      const T a = kUnit ? col[i] : rows[i][p * ap];
       acc[i][0] += b0 * a;
       acc[i][1] += b1 * a;
     }
@@ -134,7 +139,8 @@ inline void micro_rows(int64_t mr, int64_t k, const T* A, int64_t ai, int64_t ap
   if constexpr (M > 1) {
     if (mr < M) return micro_rows<T, M - 1>(mr, k, A, ai, ap, B, ldb, C, ldc, mode, scale);
   }
-  micro<T, M>(k, A, ai, ap, B, ldb, C, ldc, mode, scale);
+  if (ai == 1) micro<T, M, true>(k, A, ai, ap, B, ldb, C, ldc, mode, scale);
+  else micro<T, M, false>(k, A, ai, ap, B, ldb, C, ldc, mode, scale);
 }
 
 // C (m x n) (+)= A * B with the micro-kernel, strip by strip of NR columns. B must be readable
@@ -252,16 +258,38 @@ void dropout_strip(const AttentionArgs& a, int64_t h, int64_t i, int64_t nq, int
   }
 }
 
+// round(x) for float lanes, and p * 2^n for integral n (0 where x < lo; NaN where x is NaN),
+// the two ends of the softmax exps below. With AVX-512 each is one instruction (vrndscaleps,
+// and vscalefps zero-masked by one compare); the portable path rounds by the 1.5 * 2^23 trick,
+// builds 2^n from its bits and selects.
+template <class V>
+inline V round_lanes(V x) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64) return V(_mm512_mask_roundscale_ps(__m512(x), __mmask16(0xFFFF), __m512(x),
+                                                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#endif
+  return (x + 12582912.0f) - 12582912.0f;
+}
+
+template <class V>
+inline V scale_pow2(V p, V n, V x, float lo) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64)
+    return V(_mm512_maskz_scalef_ps(_mm512_cmp_ps_mask(__m512(x), _mm512_set1_ps(lo), _CMP_NLT_UQ), __m512(p), __m512(n)));
+#endif
+  typedef int32_t VI __attribute__((vector_size(sizeof(V))));
+  const V y = p * reinterpret_cast<V>((__builtin_convertvector(n, VI) + 127) << 23);
+  return x < lo ? V{} : y;
+}
+
 // exp on whole vectors for softmax arguments (x - max <= 0, or -inf): Cephes' expf polynomial on
-// |r| <= ln2 / 2, rounding by the 1.5 * 2^23 trick. Fewer steps than vexp, which also guards
-// the overflow and subnormal ranges: below -87.3 the result is 0, and a NaN argument gives NaN
-// through the polynomial. float64 takes std::exp per lane.
+// |r| <= ln2 / 2. Fewer steps than vexp, which also guards the overflow and subnormal ranges:
+// below -87.3 the result is 0, and a NaN argument gives NaN. float64 takes std::exp per lane.
 template <class V>
 inline V softmax_exp(V x) {
   using T = std::remove_reference_t<decltype(x[0])>;
   if constexpr (std::is_same_v<T, float>) {
-    typedef int32_t VI __attribute__((vector_size(sizeof(V))));
-    const V n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    const V n = round_lanes(V(x * 1.44269504088896341f));
     V r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     V p = V{} + 1.9875691500e-4f;
@@ -271,8 +299,7 @@ inline V softmax_exp(V x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    const V y = p * reinterpret_cast<V>((__builtin_convertvector(n, VI) + 127) << 23);
-    return x < -87.33654f ? V{} : y;
+    return scale_pow2(p, n, x, -87.33654f);
   } else {
     return map_lanes(x, [](T v) { return std::exp(v); });
   }
@@ -286,8 +313,7 @@ template <class V>
 inline V softmax_exp2(V x) {
   using T = std::remove_reference_t<decltype(x[0])>;
   if constexpr (std::is_same_v<T, float>) {
-    typedef int32_t VI __attribute__((vector_size(sizeof(V))));
-    const V n = (x + 12582912.0f) - 12582912.0f;
+    const V n = round_lanes(x);
     const V f = x - n;
     V p = V{} + 1.3266971337e-03f;
     p = p * f + 9.6754607127e-03f;
@@ -295,8 +321,7 @@ inline V softmax_exp2(V x) {
     p = p * f + 2.4022121736e-01f;
     p = p * f + 6.9314694915e-01f;
     p = p * f + 1.0000000710e+00f;
-    const V y = p * reinterpret_cast<V>((__builtin_convertvector(n, VI) + 127) << 23);
-    return x < -126.0f ? V{} : y;
+    return scale_pow2(p, n, x, -126.0f);
   } else {
     return map_lanes(x, [](T v) { return std::exp2(v); });
   }
