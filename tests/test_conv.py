@@ -194,6 +194,53 @@ def test_conv2d_non_contiguous_and_unbatched(rng):
     assert rel_err(F.conv2d(xt[0], wt, padding=(1, 0)).numpy(), ref[0]) < 1e-12
 
 
+# 3x3 at stride 1 with 128 channels or more runs Winograd F(2x2, 3x3) in float32: odd and
+# even sizes (tiles past the output's edge), images smaller than a tile, padding 0, 1, 2 and
+# asymmetric, odd channel counts, a non-contiguous input, with and without bias, on every
+# kernel path; the input gradient (the same transform on the flipped weight) against its own
+# reference.
+WINOGRAD_CASES = [
+    ((2, 128, 7, 9), (128, 128, 3, 3), {"padding": 1}),
+    ((1, 131, 6, 5), (129, 131, 3, 3), {}),
+    ((3, 128, 1, 1), (130, 128, 3, 3), {"padding": 1}),
+    ((1, 128, 4, 3), (128, 128, 3, 3), {"padding": (2, 0)}),
+    ((2, 144, 5, 8), (160, 144, 3, 3), {"padding": "same"}),
+]
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("xs,ws,opts", WINOGRAD_CASES)
+def test_conv2d_winograd_matches_reference(isa, rng, monkeypatch, xs, ws, opts, bias):
+    x = rng.standard_normal(xs[:1] + xs[2:] + xs[1:2]).astype(np.float32).transpose(0, 3, 1, 2)
+    w = rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32) if bias else None
+    xt = lamina.tensor(x.transpose(0, 2, 3, 1)).permute(0, 3, 1, 2)  # channels-last storage
+    assert xt.is_contiguous() == (xs[2] * xs[3] == 1)
+    args = (xt, lamina.tensor(w), lamina.tensor(b) if bias else None)
+    out = F.conv2d(*args, **opts).numpy()
+    ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b, (1, 1), _pad4(opts.get("padding", 0), w, (1, 1)))
+    assert rel_err(out, ref) < 1e-5
+    assert np.abs(out - ref).max() < 1e-5 * np.abs(ref).max()
+    # The other algorithm rounds differently: equal results would mean this one never ran.
+    monkeypatch.setenv("LAMINA_CONV_WINOGRAD", "0")
+    direct = F.conv2d(*args, **opts).numpy()
+    assert rel_err(direct, ref) < 1e-5 and not np.array_equal(out, direct)
+
+
+@pytest.mark.parametrize("xs,ws,opts", WINOGRAD_CASES[:2] + WINOGRAD_CASES[3:])
+def test_conv2d_winograd_input_gradient(rng, xs, ws, opts):
+    x = lamina.tensor(rng.standard_normal(xs).astype(np.float32), requires_grad=True)
+    w = rng.standard_normal(ws).astype(np.float32)
+    y = F.conv2d(x, lamina.tensor(w), **opts)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    (y * lamina.tensor(g)).sum().backward()
+    pt, pb, pl, pr = _pad4(opts.get("padding", 0), w, (1, 1))
+    # dx is dy convolved with the flipped, transposed weight, padded by 2 - p on each side.
+    ref = ref_conv2d(g.astype(np.float64), w.astype(np.float64).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1], None,
+                     (1, 1), (2 - pt, 2 - pb + xs[2] + pt + pb - 2 - y.shape[2], 2 - pl, 2 - pr + xs[3] + pl + pr - 2 - y.shape[3]))
+    assert rel_err(x.grad.numpy(), ref) < 1e-5
+
+
 def test_conv1d_matches_reference(rng):
     x, w, b = rng.standard_normal((2, 4, 11)), rng.standard_normal((6, 2, 3)), rng.standard_normal(6)
     out = F.conv1d(lamina.tensor(x), lamina.tensor(w), lamina.tensor(b), stride=2, padding=2, dilation=2, groups=2)

@@ -291,6 +291,15 @@ using ChannelsLastFn = void (*)(const ConvGeom&, int64_t padded_w, int64_t padde
 // gradient read a plane with no padding (pt = pl = 0, every tap inside: the caller pads it).
 using PlaneConvFn = void (*)(const ConvGeom&, const void* x, const void* w, const void* b, void* y);
 using PlaneConvDataFn = void (*)(const ConvGeom&, const void* dy, const void* w, void* dx);
+// Winograd F(2x2, 3x3) (cpu/winograd_kernels.cpp), for 3x3 taps at stride 1 without dilation:
+// tiles of 2 x 2 output pixels, tw = ceil(OW / 2) per row, ceil(OH / 2) rows, one row of tiles
+// (ty) per call. Input: an image padded channels-last (x[(y * (2 tw + 2) + col) * C + c]) ->
+// value xi (0..15) of tile tx's transformed patch, channel c, at v[xi * vs + tx * C + c].
+// Output: the products (value xi, tile tx, output channel o at m[xi * ms + tx * O + o]) -> the
+// tiles' pixels in the image's O output planes (OH x OW each), plus bias[o] (may be null).
+using WinogradInputFn = void (*)(int64_t C, int64_t tw, int64_t ty, const void* x, void* v, int64_t vs);
+using WinogradOutputFn = void (*)(const ConvGeom&, int64_t O, int64_t ty, const void* m, int64_t ms, const void* bias,
+                                  void* y);
 using PlaneConvWeightFn = void (*)(const ConvGeom&, const void* x, const void* dy, void* dw);
 
 // One time step of a recurrent cell (ops/rnn.cpp) over batch rows [b0, b1); every (B, n) operand
@@ -345,6 +354,8 @@ struct Kernels {
   PlaneConvFn plane_conv[kNumDTypes] = {};
   PlaneConvDataFn plane_conv_data[kNumDTypes] = {};
   PlaneConvWeightFn plane_conv_weight[kNumDTypes] = {};
+  WinogradInputFn winograd_input[kNumDTypes] = {};
+  WinogradOutputFn winograd_output[kNumDTypes] = {};
   RowBackwardLoop row_backward[2][kNumDTypes] = {};
   AttentionForward attention_forward[kNumDTypes] = {};
   AttentionBackward attention_backward[kNumDTypes] = {};
@@ -371,6 +382,7 @@ const Kernels& kernels();
   void LAMINA_ISA_FN(register_batch_norm, isa)(Kernels&); \
   void LAMINA_ISA_FN(register_rnn, isa)(Kernels&); \
   void LAMINA_ISA_FN(register_conv, isa)(Kernels&); \
+  void LAMINA_ISA_FN(register_winograd, isa)(Kernels&); \
   void LAMINA_ISA_FN(register_attention, isa)(Kernels&); \
   void LAMINA_ISA_FN(register_loss, isa)(Kernels&); \
   void LAMINA_ISA_FN(register_optim, isa)(Kernels&);
