@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cpu/kernels.h"
+#include "cpu/vec.h"
 
 namespace lamina::cpu::LAMINA_ISA {
 namespace {
@@ -46,18 +47,36 @@ void winograd_input(int64_t C, int64_t tw, int64_t ty, const void* xv, void* vv,
   }
 }
 
+// dst[c * ldd + r] = src[r * lds + c] for r < n (n <= L) and c < L: a block of a channels-last
+// row into the channels' planes, transposed in registers.
+template <class T>
+inline void transpose_rows(const T* src, int64_t lds, int64_t n, T* dst, int64_t ldd) {
+  constexpr int L = kLanes<T>;
+  LanesT<T> v[L];
+  for (int r = 0; r < L; ++r) v[r] = r < n ? load_lanes(src + r * lds) : LanesT<T>{};
+  transpose_lanes<T>(v);
+  for (int c = 0; c < L; ++c) {
+    if (n == L) store_lanes(dst + c * ldd, v[c]);
+    else
+      for (int64_t r = 0; r < n; ++r) dst[c * ldd + r] = v[c][r];
+  }
+}
+
 // Tile row ty's products (value xi of tile tx, output channel o at m[xi * ms + tx * O + o]) to
-// the image's output planes y (O planes of OH x OW), plus bias[o] (bias may be null).
+// the image's output planes y (O planes of OH x OW), plus bias[o] (bias may be null): the two
+// output rows are built channels-last, vectorised over channels, then transposed into the planes.
 template <class T>
 void winograd_output(const ConvGeom& g, int64_t O, int64_t ty, const void* mv, int64_t ms, const void* bv, void* yv) {
+  constexpr int64_t L = kLanes<T>;
   const T* bias = static_cast<const T*>(bv);
   T* y = static_cast<T*>(yv);
-  const int64_t tw = (g.OW + 1) / 2, P = g.OH * g.OW, oy = 2 * ty;
+  const int64_t tw = (g.OW + 1) / 2, w2 = 2 * tw, P = g.OH * g.OW, oy = 2 * ty;
   thread_local std::vector<T> buf;
-  buf.resize(size_t(4 * O));
-  T* out = buf.data();
+  buf.resize(size_t(2 * w2 * O));
+  T *top = buf.data(), *bottom = top + w2 * O;
   for (int64_t tx = 0; tx < tw; ++tx) {
     const T* q = static_cast<const T*>(mv) + tx * O;
+    T *t0 = top + 2 * tx * O, *b0 = bottom + 2 * tx * O;
     for (int64_t o = 0; o < O; ++o) {
       // A^T M: rows combined, then A: columns.
       T s[2][4];
@@ -67,23 +86,21 @@ void winograd_output(const ConvGeom& g, int64_t O, int64_t ty, const void* mv, i
         s[1][j] = m1 - m2 - m3;
       }
       const T b = bias ? bias[o] : T(0);
-      out[o] = s[0][0] + s[0][1] + s[0][2] + b;
-      out[O + o] = s[0][1] - s[0][2] - s[0][3] + b;
-      out[2 * O + o] = s[1][0] + s[1][1] + s[1][2] + b;
-      out[3 * O + o] = s[1][1] - s[1][2] - s[1][3] + b;
+      t0[o] = s[0][0] + s[0][1] + s[0][2] + b;
+      t0[O + o] = s[0][1] - s[0][2] - s[0][3] + b;
+      b0[o] = s[1][0] + s[1][1] + s[1][2] + b;
+      b0[O + o] = s[1][1] - s[1][2] - s[1][3] + b;
     }
-    // The tile's pixels inside the output, into each channel's plane.
-    const int64_t ox = 2 * tx;
-    const bool right = ox + 1 < g.OW, below = oy + 1 < g.OH;
-    for (int64_t o = 0; o < O; ++o) {
-      T* d = y + o * P + oy * g.OW + ox;
-      d[0] = out[o];
-      if (right) d[1] = out[O + o];
-      if (below) {
-        d[g.OW] = out[2 * O + o];
-        if (right) d[g.OW + 1] = out[3 * O + o];
-      }
-    }
+  }
+  for (int64_t a = 0; a < 2 && oy + a < g.OH; ++a) {
+    const T* src = a ? bottom : top;
+    T* dst = y + (oy + a) * g.OW;
+    int64_t o = 0;
+    for (; o + L <= O; o += L)
+      for (int64_t x0 = 0; x0 < g.OW; x0 += L)
+        transpose_rows(src + x0 * O + o, O, std::min(L, g.OW - x0), dst + o * P + x0, P);
+    for (; o < O; ++o)
+      for (int64_t x = 0; x < g.OW; ++x) dst[o * P + x] = src[x * O + o];
   }
 }
 
