@@ -227,6 +227,24 @@ def test_conv2d_winograd_matches_reference(isa, rng, monkeypatch, xs, ws, opts, 
     assert rel_err(direct, ref) < 1e-5 and not np.array_equal(out, direct)
 
 
+# LAMINA_CONV_WINOGRAD=1 takes the Winograd path below 128 channels too: channel counts that
+# leave vector tails in the transforms, one filter.
+@pytest.mark.parametrize("xs,ws,opts", [
+    ((2, 3, 7, 9), (5, 3, 3, 3), {"padding": 1}),
+    ((1, 17, 6, 6), (19, 17, 3, 3), {}),
+    ((2, 2, 5, 4), (1, 2, 3, 3), {"padding": (1, 2)}),
+])
+def test_conv2d_winograd_forced_on_few_channels(rng, monkeypatch, xs, ws, opts):
+    x, w = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32)
+    ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b, (1, 1), _pad4(opts.get("padding", 0), w, (1, 1)))
+    args = (lamina.tensor(x), lamina.tensor(w), lamina.tensor(b))
+    direct = F.conv2d(*args, **opts).numpy()
+    monkeypatch.setenv("LAMINA_CONV_WINOGRAD", "1")
+    out = F.conv2d(*args, **opts).numpy()
+    assert rel_err(out, ref) < 1e-5 and not np.array_equal(out, direct)
+
+
 @pytest.mark.parametrize("xs,ws,opts", WINOGRAD_CASES[:2] + WINOGRAD_CASES[3:])
 def test_conv2d_winograd_input_gradient(rng, xs, ws, opts):
     x = lamina.tensor(rng.standard_normal(xs).astype(np.float32), requires_grad=True)

@@ -425,15 +425,17 @@ void forward_direct(const Plan& p, const T* x, const Pack& pack_weight, const T*
 // float32's error for a sum over C x 9 terms). The transformed input and the products are 4x
 // the size of the input and output, so with few channels the transforms' memory traffic and
 // the short products cost more than they save: at 64 -> 64 channels on 32 x 32 images the
-// direct kernel is 1.2x faster. LAMINA_CONV_WINOGRAD=0 turns it off (read per call).
+// direct kernel is 1.2x faster. LAMINA_CONV_WINOGRAD (read per call): 0 never, 1 whenever the
+// shape allows it, whatever the channel counts.
 template <class T>
 bool use_winograd(const Plan& p) {
   const cpu::ConvGeom& g = p.geom;
   if (!std::is_same_v<T, float> || p.KH != 3 || p.KW != 3 || g.sh != 1 || g.sw != 1 || g.dh != 1 || g.dw != 1 ||
-      p.G != 1 || p.C < 128 || p.O < 128 || p.N == 0 || p.P == 0)
+      p.G != 1 || p.N == 0 || p.P == 0)
     return false;
   const char* e = std::getenv("LAMINA_CONV_WINOGRAD");
-  return !(e && e[0] == '0');
+  if (e && (e[0] == '0' || e[0] == '1')) return e[0] == '1';
+  return p.C >= 128 && p.O >= 128;
 }
 
 template <class T>
