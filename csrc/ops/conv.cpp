@@ -427,6 +427,18 @@ void forward_direct(const Plan& p, const T* x, const Pack& pack_weight, const T*
 // the short products cost more than they save: at 64 -> 64 channels on 32 x 32 images the
 // direct kernel is 1.2x faster. LAMINA_CONV_WINOGRAD (read per call): 0 never, 1 whenever the
 // shape allows it, whatever the channel counts.
+// One image's share of the Winograd buffers: its padded channels-last copy, its transformed
+// input and its products (16 values per 2 x 2 tile for each input and each output channel).
+// Images are processed in chunks of about kWinogradChunk bytes; an image larger than that on
+// its own (112 x 112 with 256 channels in and out) goes to the direct kernel, whose extra memory
+// stays at a few panels per thread.
+constexpr int64_t kWinogradChunk = int64_t(32) << 20;
+template <class T>
+int64_t winograd_image_bytes(const Plan& p) {
+  const int64_t th = (p.OH + 1) / 2, tw = (p.OW + 1) / 2;
+  return ((2 * th + 2) * (2 * tw + 2) * p.C + 16 * (p.C + p.O) * th * tw) * int64_t(sizeof(T));
+}
+
 template <class T>
 bool use_winograd(const Plan& p) {
   const cpu::ConvGeom& g = p.geom;
@@ -435,7 +447,7 @@ bool use_winograd(const Plan& p) {
     return false;
   const char* e = std::getenv("LAMINA_CONV_WINOGRAD");
   if (e && (e[0] == '0' || e[0] == '1')) return e[0] == '1';
-  return p.C >= 128 && p.O >= 128;
+  return p.C >= 128 && p.O >= 128 && winograd_image_bytes<T>(p) <= kWinogradChunk;
 }
 
 template <class T>
@@ -473,10 +485,9 @@ void forward_winograd(const Plan& p, const T* x, const T* w, const T* bias, T* y
   });
   int64_t ustride;
   const HostArray<T> up = pack_groups(u.data(), 16, O, C, C, 1, us, ustride, true);
-  // Images in chunks whose padded copies, transformed inputs and products take about 16 MiB:
-  // tall products for the GEMM, the buffers within the last-level cache.
-  const int64_t per_image = (ph * pw * C + 16 * (C + O) * tiles) * int64_t(sizeof(T));
-  const int64_t nb = std::clamp<int64_t>((int64_t(16) << 20) / per_image, 1, p.N);
+  // Images in chunks of about kWinogradChunk bytes: tall products for the GEMM, the buffers
+  // within the last-level cache.
+  const int64_t nb = std::clamp<int64_t>(kWinogradChunk / winograd_image_bytes<T>(p), 1, p.N);
   HostArray<T> xl(nb * ph * pw * C), v(16 * (nb * tiles * C + 16)), m(16 * (nb * tiles * O + 16));
   for (int64_t n0 = 0; n0 < p.N; n0 += nb) {
     const int64_t cn = std::min(nb, p.N - n0), tc = cn * tiles, vs = tc * C + 16, ms = tc * O + 16;
