@@ -233,6 +233,7 @@ def test_conv2d_winograd_matches_reference(isa, rng, monkeypatch, xs, ws, opts, 
     ((2, 3, 7, 9), (5, 3, 3, 3), {"padding": 1}),
     ((1, 17, 6, 6), (19, 17, 3, 3), {}),
     ((2, 2, 5, 4), (1, 2, 3, 3), {"padding": (1, 2)}),
+    ((1, 4, 101, 90), (6, 4, 3, 3), {"padding": 1}),  # 2295 tiles: bands of tile rows
 ])
 def test_conv2d_winograd_forced_on_few_channels(rng, monkeypatch, xs, ws, opts):
     x, w = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32)
@@ -245,14 +246,19 @@ def test_conv2d_winograd_forced_on_few_channels(rng, monkeypatch, xs, ws, opts):
     assert rel_err(out, ref) < 1e-5 and not np.array_equal(out, direct)
 
 
-@pytest.mark.parametrize("xs,ws,opts", WINOGRAD_CASES[:2] + WINOGRAD_CASES[3:])
+# The last case has more tiles than one work item takes: bands of tile rows, the first and last
+# reaching into the padding.
+@pytest.mark.parametrize("xs,ws,opts", WINOGRAD_CASES[:2] + WINOGRAD_CASES[3:] + [
+    ((1, 128, 45, 40), (128, 128, 3, 3), {"padding": (2, 1)})])
 def test_conv2d_winograd_input_gradient(rng, xs, ws, opts):
     x = lamina.tensor(rng.standard_normal(xs).astype(np.float32), requires_grad=True)
     w = rng.standard_normal(ws).astype(np.float32)
     y = F.conv2d(x, lamina.tensor(w), **opts)
+    pt, pb, pl, pr = _pad4(opts.get("padding", 0), w, (1, 1))
+    ref_y = ref_conv2d(x.detach().numpy().astype(np.float64), w.astype(np.float64), None, (1, 1), (pt, pb, pl, pr))
+    assert rel_err(y.detach().numpy(), ref_y) < 1e-5
     g = rng.standard_normal(y.shape).astype(np.float32)
     (y * lamina.tensor(g)).sum().backward()
-    pt, pb, pl, pr = _pad4(opts.get("padding", 0), w, (1, 1))
     # dx is dy convolved with the flipped, transposed weight, padded by 2 - p on each side.
     ref = ref_conv2d(g.astype(np.float64), w.astype(np.float64).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1], None,
                      (1, 1), (2 - pt, 2 - pb + xs[2] + pt + pb - 2 - y.shape[2], 2 - pl, 2 - pr + xs[3] + pl + pr - 2 - y.shape[3]))

@@ -390,11 +390,12 @@ void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, i
 }
 
 template <class T>
-void channels_last(const ConvGeom& g, int64_t Wp, int64_t Hp, const void* xv, int64_t c0, int64_t c1, void* outv) {
+void channels_last(const ConvGeom& g, int64_t HW, int64_t Wp, int64_t Hp, const void* xv, int64_t c0, int64_t c1,
+                   void* outv) {
   const T* x = static_cast<const T*>(xv);
   T* out = static_cast<T*>(outv);
   constexpr int L = kLanes<T>, kAhead = 4;  // rows
-  const int64_t C = g.C, HW = g.H * g.W;
+  const int64_t C = g.C;
   auto zero = [&](int64_t pos0, int64_t pos1) {
     for (int64_t q = pos0; q < pos1; ++q) std::fill(out + q * C + c0, out + q * C + c1, T(0));
   };

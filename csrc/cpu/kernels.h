@@ -280,10 +280,11 @@ struct DirectWeightArgs {
   bool accumulate = false;
 };
 using DirectWeightFn = void (*)(const DirectWeightArgs&, int64_t m0, int64_t m1, int64_t c0, int64_t c1);
-// Channels [c0, c1) of geom's C planes at x, padded to padded_h x padded_w (zeros where a
-// position falls into the padding), in channels-last order: out[(y * padded_w + x) * C + c].
-// A block of channels at a time, so that the planes are read as a few sequential streams.
-using ChannelsLastFn = void (*)(const ConvGeom&, int64_t padded_w, int64_t padded_h, const void* x, int64_t c0,
+// Channels [c0, c1) of geom's C planes at x (`plane` elements apart: H * W, or more when geom
+// covers a band of the planes' rows), padded to padded_h x padded_w (zeros where a position
+// falls into the padding), in channels-last order: out[(y * padded_w + x) * C + c]. A block of
+// channels at a time, so that the planes are read as a few sequential streams.
+using ChannelsLastFn = void (*)(const ConvGeom&, int64_t plane, int64_t padded_w, int64_t padded_h, const void* x, int64_t c0,
                                 int64_t c1, void* out);
 // One input plane with one KH x KW filter (depthwise convolution): y (OH x OW) = x (*) w + *b
 // (b may be null);

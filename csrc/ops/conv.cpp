@@ -424,21 +424,9 @@ void forward_direct(const Plan& p, const T* x, const Pack& pack_weight, const T*
 // multiply-adds, for transforms that add a few roundings per output (the results stay within
 // float32's error for a sum over C x 9 terms). The transformed input and the products are 4x
 // the size of the input and output, so with few channels the transforms' memory traffic and
-// the short products cost more than they save: at 64 -> 64 channels on 32 x 32 images the
-// direct kernel is 1.2x faster. LAMINA_CONV_WINOGRAD (read per call): 0 never, 1 whenever the
+// the short products cost what they save: at 64 -> 64 channels on 32 x 32 images the direct
+// kernel is as fast. LAMINA_CONV_WINOGRAD (read per call): 0 never, 1 whenever the
 // shape allows it, whatever the channel counts.
-// One image's share of the Winograd buffers: its padded channels-last copy, its transformed
-// input and its products (16 values per 2 x 2 tile for each input and each output channel).
-// Images are processed in chunks of about kWinogradChunk bytes; an image larger than that on
-// its own (112 x 112 with 256 channels in and out) goes to the direct kernel, whose extra memory
-// stays at a few panels per thread.
-constexpr int64_t kWinogradChunk = int64_t(32) << 20;
-template <class T>
-int64_t winograd_image_bytes(const Plan& p) {
-  const int64_t th = (p.OH + 1) / 2, tw = (p.OW + 1) / 2;
-  return ((2 * th + 2) * (2 * tw + 2) * p.C + 16 * (p.C + p.O) * th * tw) * int64_t(sizeof(T));
-}
-
 template <class T>
 bool use_winograd(const Plan& p) {
   const cpu::ConvGeom& g = p.geom;
@@ -447,7 +435,7 @@ bool use_winograd(const Plan& p) {
     return false;
   const char* e = std::getenv("LAMINA_CONV_WINOGRAD");
   if (e && (e[0] == '0' || e[0] == '1')) return e[0] == '1';
-  return p.C >= 128 && p.O >= 128 && winograd_image_bytes<T>(p) <= kWinogradChunk;
+  return p.C >= 128 && p.O >= 128;
 }
 
 template <class T>
@@ -455,7 +443,7 @@ void forward_winograd(const Plan& p, const T* x, const T* w, const T* bias, T* y
   const auto& k = cpu::kernels();
   constexpr int dt = int(dtype_of<T>());
   const int64_t C = p.C, O = p.O, HW = p.H * p.W, th = (p.OH + 1) / 2, tw = (p.OW + 1) / 2, tiles = th * tw;
-  const int64_t pw = 2 * tw + 2, ph = 2 * th + 2;
+  const int64_t pw = 2 * tw + 2;
   // The 16 matrices of each kind lie a multiple of 4 KiB plus one line apart: a transform writes
   // (or reads) all 16 at once, and at whole multiples of 4 KiB those streams share one set of
   // the L1 cache and evict each other (3x slower transforms at 256 channels).
@@ -485,29 +473,39 @@ void forward_winograd(const Plan& p, const T* x, const T* w, const T* bias, T* y
   });
   int64_t ustride;
   const HostArray<T> up = pack_groups(u.data(), 16, O, C, C, 1, us, ustride, true);
-  // Images in chunks of about kWinogradChunk bytes: tall products for the GEMM, the buffers
-  // within the last-level cache.
-  const int64_t nb = std::clamp<int64_t>(kWinogradChunk / winograd_image_bytes<T>(p), 1, p.N);
-  HostArray<T> xl(nb * ph * pw * C), v(16 * (nb * tiles * C + 16)), m(16 * (nb * tiles * O + 16));
-  for (int64_t n0 = 0; n0 < p.N; n0 += nb) {
-    const int64_t cn = std::min(nb, p.N - n0), tc = cn * tiles, vs = tc * C + 16, ms = tc * O + 16;
-    parallel_for(0, cn, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t n = lo; n < hi; ++n)
-        k.channels_last[dt](p.geom, pw, ph, x + (n0 + n) * C * HW, 0, C, xl.data() + n * ph * pw * C);
-    });
-    parallel_for(0, cn * th, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i)
-        k.winograd_input[dt](C, tw, i % th, xl.data() + i / th * ph * pw * C, v.data() + i * tw * C, vs);
-    });
+  // Work items, each on one thread from its input copy to its output: a group of whole images,
+  // or a band of tile rows of one image, of about `want` tiles: enough that the item's
+  // transformed input and products (16 (C + O) values a tile) fill half of L2, and at least as
+  // many tiles as make up the transformed weights' size, which every item reads once.
+  const int64_t tile_bytes = 16 * (C + O) * int64_t(sizeof(T)), ubytes = 16 * O * C * int64_t(sizeof(T));
+  const int64_t want = std::max<int64_t>(std::max<int64_t>(cpu_info().l2 / 2, ubytes) / tile_bytes, 1);
+  const int64_t ipc = std::clamp<int64_t>(want / tiles, 1, p.N);
+  const int64_t rpc = ipc > 1 ? th : std::clamp<int64_t>((want + tw - 1) / tw, 1, th), bands = (th + rpc - 1) / rpc;
+  const int64_t items = ipc > 1 ? (p.N + ipc - 1) / ipc : p.N * bands;
+  for_items(items, [&](int64_t it, int threads) {
+    const int64_t n0 = ipc > 1 ? it * ipc : it / bands, cn = ipc > 1 ? std::min(ipc, p.N - n0) : 1;
+    const int64_t r0 = ipc > 1 ? 0 : it % bands * rpc, rows = std::min(th, r0 + rpc) - r0, tc = cn * rows * tw;
+    const int64_t bh = 2 * rows + 2, vs = tc * C + 16, ms = tc * O + 16;
+    T* xl = scratch<T>(ScratchSlot::ConvPadded, cn * bh * pw * C);
+    T* v = scratch<T>(ScratchSlot::ConvPatches, 16 * (vs + ms));
+    T* m = v + 16 * vs;
+    // The band's input rows (padded rows 2 r0 .. 2 (r0 + rows) + 1), channels-last.
+    cpu::ConvGeom band = p.geom;
+    const int64_t first = std::max<int64_t>(0, 2 * r0 - band.pt), last = std::min(p.H, 2 * (r0 + rows) + 2 - band.pt);
+    band.H = std::max<int64_t>(0, last - first);
+    band.pt = first - (2 * r0 - band.pt);
+    for (int64_t j = 0; j < cn; ++j) {
+      k.channels_last[dt](band, HW, pw, bh, x + (n0 + j) * C * HW + first * p.W, 0, C, xl + j * bh * pw * C);
+      for (int64_t r = 0; r < rows; ++r)
+        k.winograd_input[dt](C, tw, r, xl + j * bh * pw * C, v + (j * rows + r) * tw * C, vs);
+    }
     // Product xi: M_xi (tiles x O) = V_xi (tiles x C) U_xi^T.
     for (int64_t xi = 0; xi < 16; ++xi)
-      gemm<T>(tc, O, C, strided(v.data() + xi * vs, C, 1), packed(up.data() + xi * ustride), m.data() + xi * ms, O, false,
-              get_num_threads());
-    parallel_for(0, cn * th, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i)
-        k.winograd_output[dt](p.geom, O, i % th, m.data() + i * tw * O, ms, bias, y + (n0 + i / th) * O * p.P);
-    });
-  }
+      gemm<T>(tc, O, C, strided(v + xi * vs, C, 1), packed(up.data() + xi * ustride), m + xi * ms, O, false, threads);
+    for (int64_t j = 0; j < cn; ++j)
+      for (int64_t r = 0; r < rows; ++r)
+        k.winograd_output[dt](p.geom, O, r0 + r, m + (j * rows + r) * tw * O, ms, bias, y + (n0 + j) * O * p.P);
+  });
 }
 
 template <class T>
@@ -683,7 +681,7 @@ bool backward_weight_direct(const Plan& p, const T* x, const T* dy, T* dw) {
       const auto [r0, r1] = share(p.G * cb, part, parts);
       for (int64_t i = r0; i < r1; ++i) {
         const int64_t gi = i / cb, c0 = i % cb * nr;
-        k.channels_last[dt](p.geom, Wp, Hp, x + (n * p.C + gi * p.Cg) * HW, c0, std::min(p.Cg, c0 + nr), xb + gi * xsize);
+        k.channels_last[dt](p.geom, HW, Wp, Hp, x + (n * p.C + gi * p.Cg) * HW, c0, std::min(p.Cg, c0 + nr), xb + gi * xsize);
       }
       const auto [q0, q1] = share(p.G * mb, part, parts);
       for (int64_t i = q0; i < q1; ++i) {
