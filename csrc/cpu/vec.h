@@ -69,13 +69,19 @@ inline void transpose_lanes(LanesT<T> (&v)[kLanes<T>]) {
 }
 
 // The L x L block at src (rows lds apart) transposed into dst (rows ldd apart), times mul:
-// dst[c * ldd + r] = src[r * lds + c] * mul. L row vectors in, L column vectors out.
+// dst[c * ldd + r] = src[r * lds + c] * mul. L row vectors in, L column vectors out. With
+// rows < L, only that many source rows are read and each destination row gets that many values.
 template <class T>
-inline void transpose_block(const T* src, int64_t lds, T* dst, int64_t ldd, T mul = T(1)) {
-  LanesT<T> v[kLanes<T>];
-  for (int r = 0; r < kLanes<T>; ++r) v[r] = load_lanes(src + r * lds) * mul;
+inline void transpose_block(const T* src, int64_t lds, T* dst, int64_t ldd, T mul = T(1), int64_t rows = kLanes<T>) {
+  constexpr int L = kLanes<T>;
+  LanesT<T> v[L];
+  for (int r = 0; r < L; ++r) v[r] = r < rows ? load_lanes(src + r * lds) * mul : LanesT<T>{};
   transpose_lanes<T>(v);
-  for (int c = 0; c < kLanes<T>; ++c) store_lanes(dst + c * ldd, v[c]);
+  for (int c = 0; c < L; ++c) {
+    if (rows == L) store_lanes(dst + c * ldd, v[c]);
+    else
+      for (int64_t r = 0; r < rows; ++r) dst[c * ldd + r] = v[c][r];
+  }
 }
 
 // f applied to each lane of v (scalar fallbacks, e.g. libm for float64).

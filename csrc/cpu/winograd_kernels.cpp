@@ -47,21 +47,6 @@ void winograd_input(int64_t C, int64_t tw, int64_t ty, const void* xv, void* vv,
   }
 }
 
-// dst[c * ldd + r] = src[r * lds + c] for r < n (n <= L) and c < L: a block of a channels-last
-// row into the channels' planes, transposed in registers.
-template <class T>
-inline void transpose_rows(const T* src, int64_t lds, int64_t n, T* dst, int64_t ldd) {
-  constexpr int L = kLanes<T>;
-  LanesT<T> v[L];
-  for (int r = 0; r < L; ++r) v[r] = r < n ? load_lanes(src + r * lds) : LanesT<T>{};
-  transpose_lanes<T>(v);
-  for (int c = 0; c < L; ++c) {
-    if (n == L) store_lanes(dst + c * ldd, v[c]);
-    else
-      for (int64_t r = 0; r < n; ++r) dst[c * ldd + r] = v[c][r];
-  }
-}
-
 // Tile row ty's products (value xi of tile tx, output channel o at m[xi * ms + tx * O + o]) to
 // the image's output planes y (O planes of OH x OW), plus bias[o] (bias may be null): the two
 // output rows are built channels-last, vectorised over channels, then transposed into the planes.
@@ -98,7 +83,7 @@ void winograd_output(const ConvGeom& g, int64_t O, int64_t ty, const void* mv, i
     int64_t o = 0;
     for (; o + L <= O; o += L)
       for (int64_t x0 = 0; x0 < g.OW; x0 += L)
-        transpose_rows(src + x0 * O + o, O, std::min(L, g.OW - x0), dst + o * P + x0, P);
+        transpose_block(src + x0 * O + o, O, dst + o * P + x0, P, T(1), std::min(L, g.OW - x0));
     for (; o < O; ++o)
       for (int64_t x = 0; x < g.OW; ++x) dst[o * P + x] = src[x * O + o];
   }
