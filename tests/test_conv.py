@@ -194,7 +194,7 @@ def test_conv2d_non_contiguous_and_unbatched(rng):
     assert rel_err(F.conv2d(xt[0], wt, padding=(1, 0)).numpy(), ref[0]) < 1e-12
 
 
-# 3x3 at stride 1 with 128 channels or more runs Winograd F(2x2, 3x3) in float32: odd and
+# 3x3 at stride 1 with 64 channels or more runs Winograd F(2x2, 3x3) in float32: odd and
 # even sizes (tiles past the output's edge), images smaller than a tile, padding 0, 1, 2 and
 # asymmetric, odd channel counts, a non-contiguous input, with and without bias, on every
 # kernel path; the input gradient (the same transform on the flipped weight) against its own
@@ -227,7 +227,7 @@ def test_conv2d_winograd_matches_reference(isa, rng, monkeypatch, xs, ws, opts, 
     assert rel_err(direct, ref) < 1e-5 and not np.array_equal(out, direct)
 
 
-# LAMINA_CONV_WINOGRAD=1 takes the Winograd path below 128 channels too: channel counts that
+# LAMINA_CONV_WINOGRAD=1 takes the Winograd path below 64 channels too: channel counts that
 # leave vector tails in the transforms, one filter.
 @pytest.mark.parametrize("xs,ws,opts", [
     ((2, 3, 7, 9), (5, 3, 3, 3), {"padding": 1}),

@@ -17,33 +17,60 @@
 namespace lamina::cpu::LAMINA_ISA {
 namespace {
 
+// B^T d B for one 4 x 4 patch: d(i, j) from at(i, j), value xi = 4 a + b to put(xi, value). V
+// is a vector of channels, or one channel for the tail (written out with vectors, as the
+// compiler does not vectorise these loops itself: 16 output streams are too many for its
+// aliasing checks).
+template <class V, class At, class Put>
+inline void input_transform(const At& at, const Put& put) {
+  V d[4][4];
+  for (int j = 0; j < 4; ++j) {
+    const V x0 = at(0, j), x1 = at(1, j), x2 = at(2, j), x3 = at(3, j);
+    d[0][j] = x0 - x2;
+    d[1][j] = x1 + x2;
+    d[2][j] = x2 - x1;
+    d[3][j] = x1 - x3;
+  }
+  for (int a = 0; a < 4; ++a) {
+    put(4 * a + 0, d[a][0] - d[a][2]);
+    put(4 * a + 1, d[a][1] + d[a][2]);
+    put(4 * a + 2, d[a][2] - d[a][1]);
+    put(4 * a + 3, d[a][1] - d[a][3]);
+  }
+}
+
+// A^T M A for one tile: M's value xi from at(xi), plus b; output pixel (a, b) to put(2 a + b, value).
+template <class V, class At, class Put>
+inline void output_transform(const At& at, V b, const Put& put) {
+  V s[2][4];
+  for (int j = 0; j < 4; ++j) {
+    const V m0 = at(j), m1 = at(4 + j), m2 = at(8 + j), m3 = at(12 + j);
+    s[0][j] = m0 + m1 + m2;
+    s[1][j] = m1 - m2 - m3;
+  }
+  put(0, s[0][0] + s[0][1] + s[0][2] + b);
+  put(1, s[0][1] - s[0][2] - s[0][3] + b);
+  put(2, s[1][0] + s[1][1] + s[1][2] + b);
+  put(3, s[1][1] - s[1][2] - s[1][3] + b);
+}
+
 // Tile row ty of an image whose padded planes are channels-last at x (x[(y * pw + col) * C + c],
 // pw = 2 tw + 2): value xi (4 a + b) of tile tx's transformed patch, channel c, to
 // v[xi * vs + tx * C + c].
 template <class T>
 void winograd_input(int64_t C, int64_t tw, int64_t ty, const void* xv, void* vv, int64_t vs) {
+  using V = LanesT<T>;
+  constexpr int64_t L = kLanes<T>;
   const int64_t pw = 2 * tw + 2;
   for (int64_t tx = 0; tx < tw; ++tx) {
     const T* p = static_cast<const T*>(xv) + (2 * ty * pw + 2 * tx) * C;
     T* o = static_cast<T*>(vv) + tx * C;
-    const T *r0 = p, *r1 = p + pw * C, *r2 = r1 + pw * C, *r3 = r2 + pw * C;
-    for (int64_t c = 0; c < C; ++c) {
-      // B^T d: rows combined, then B: columns.
-      T d[4][4];
-      for (int j = 0; j < 4; ++j) {
-        const T x0 = r0[j * C + c], x1 = r1[j * C + c], x2 = r2[j * C + c], x3 = r3[j * C + c];
-        d[0][j] = x0 - x2;
-        d[1][j] = x1 + x2;
-        d[2][j] = x2 - x1;
-        d[3][j] = x1 - x3;
-      }
-      for (int a = 0; a < 4; ++a) {
-        o[(4 * a + 0) * vs + c] = d[a][0] - d[a][2];
-        o[(4 * a + 1) * vs + c] = d[a][1] + d[a][2];
-        o[(4 * a + 2) * vs + c] = d[a][2] - d[a][1];
-        o[(4 * a + 3) * vs + c] = d[a][1] - d[a][3];
-      }
-    }
+    int64_t c = 0;
+    for (; c + L <= C; c += L)
+      input_transform<V>([&](int i, int j) { return load_lanes(p + (i * pw + j) * C + c); },
+                         [&](int xi, V v) { store_lanes(o + xi * vs + c, v); });
+    for (; c < C; ++c)
+      input_transform<T>([&](int i, int j) { return p[(i * pw + j) * C + c]; }, [&](int xi, T v) { o[xi * vs + c] = v; });
   }
 }
 
@@ -52,33 +79,27 @@ void winograd_input(int64_t C, int64_t tw, int64_t ty, const void* xv, void* vv,
 // output rows are built channels-last, vectorised over channels, then transposed into the planes.
 template <class T>
 void winograd_output(const ConvGeom& g, int64_t O, int64_t ty, const void* mv, int64_t ms, const void* bv, void* yv) {
+  using V = LanesT<T>;
   constexpr int64_t L = kLanes<T>;
   const T* bias = static_cast<const T*>(bv);
   T* y = static_cast<T*>(yv);
   const int64_t tw = (g.OW + 1) / 2, w2 = 2 * tw, P = g.OH * g.OW, oy = 2 * ty;
   thread_local std::vector<T> buf;
   buf.resize(size_t(2 * w2 * O));
-  T *top = buf.data(), *bottom = top + w2 * O;
+  T* const rows[2] = {buf.data(), buf.data() + w2 * O};
   for (int64_t tx = 0; tx < tw; ++tx) {
     const T* q = static_cast<const T*>(mv) + tx * O;
-    T *t0 = top + 2 * tx * O, *b0 = bottom + 2 * tx * O;
-    for (int64_t o = 0; o < O; ++o) {
-      // A^T M: rows combined, then A: columns.
-      T s[2][4];
-      for (int j = 0; j < 4; ++j) {
-        const T m0 = q[j * ms + o], m1 = q[(4 + j) * ms + o], m2 = q[(8 + j) * ms + o], m3 = q[(12 + j) * ms + o];
-        s[0][j] = m0 + m1 + m2;
-        s[1][j] = m1 - m2 - m3;
-      }
-      const T b = bias ? bias[o] : T(0);
-      t0[o] = s[0][0] + s[0][1] + s[0][2] + b;
-      t0[O + o] = s[0][1] - s[0][2] - s[0][3] + b;
-      b0[o] = s[1][0] + s[1][1] + s[1][2] + b;
-      b0[O + o] = s[1][1] - s[1][2] - s[1][3] + b;
-    }
+    // Pixel k = 2 a + b of the tile goes to row a, column 2 tx + b.
+    T* const out[4] = {rows[0] + 2 * tx * O, rows[0] + (2 * tx + 1) * O, rows[1] + 2 * tx * O, rows[1] + (2 * tx + 1) * O};
+    int64_t o = 0;
+    for (; o + L <= O; o += L)
+      output_transform<V>([&](int xi) { return load_lanes(q + xi * ms + o); }, bias ? load_lanes(bias + o) : V{},
+                          [&](int k, V v) { store_lanes(out[k] + o, v); });
+    for (; o < O; ++o)
+      output_transform<T>([&](int xi) { return q[xi * ms + o]; }, bias ? bias[o] : T(0), [&](int k, T v) { out[k][o] = v; });
   }
   for (int64_t a = 0; a < 2 && oy + a < g.OH; ++a) {
-    const T* src = a ? bottom : top;
+    const T* src = rows[a];
     T* dst = y + (oy + a) * g.OW;
     int64_t o = 0;
     for (; o + L <= O; o += L)

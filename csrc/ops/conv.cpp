@@ -419,14 +419,14 @@ void forward_direct(const Plan& p, const T* x, const Pack& pack_weight, const T*
 }
 
 // Winograd F(2x2, 3x3) where it pays: float32, 3x3 taps at stride 1 without dilation or
-// groups, and at least 128 input and output channels. 16 products of tiles x C by C x O
+// groups, and at least 64 input and output channels. 16 products of tiles x C by C x O
 // (2 x 2 output pixels a tile) replace the 9 taps' products over every pixel: 2.25x fewer
 // multiply-adds, for transforms that add a few roundings per output (the results stay within
 // float32's error for a sum over C x 9 terms). The transformed input and the products are 4x
-// the size of the input and output, so with few channels the transforms' memory traffic and
-// the short products cost what they save: at 64 -> 64 channels on 32 x 32 images the direct
-// kernel is as fast. LAMINA_CONV_WINOGRAD (read per call): 0 never, 1 whenever the
-// shape allows it, whatever the channel counts.
+// the size of the input and output, so with few channels the transforms cost more than they
+// save: on 32 x 32 images the direct kernel is faster at 32 channels (169 vs 154 GFLOP/s), level
+// at 48 (176 vs 188), slower at 64 (164 vs 205). LAMINA_CONV_WINOGRAD (read per call): 0 never,
+// 1 whenever the shape allows it, whatever the channel counts.
 template <class T>
 bool use_winograd(const Plan& p) {
   const cpu::ConvGeom& g = p.geom;
@@ -435,7 +435,7 @@ bool use_winograd(const Plan& p) {
     return false;
   const char* e = std::getenv("LAMINA_CONV_WINOGRAD");
   if (e && (e[0] == '0' || e[0] == '1')) return e[0] == '1';
-  return p.C >= 128 && p.O >= 128;
+  return p.C >= 64 && p.O >= 64;
 }
 
 template <class T>

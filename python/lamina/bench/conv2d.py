@@ -7,7 +7,7 @@ Rows (N, C_in -> C_out, H x W, kernel k, stride s, padding p): a network's first
 28x28 k3 p1. Forward+backward is ``(conv2d(x, w, b) * g).sum().backward()`` for a fixed random
 ``g`` with x, w and b requiring gradients; its flops count the three convolution products
 (forward, input gradient, weight gradient). Flops are always the direct convolution's
-multiply-adds, whatever algorithm runs: where lamina takes Winograd (3x3 at stride 1 with 128+
+multiply-adds, whatever algorithm runs: where lamina takes Winograd (3x3 at stride 1 with 64+
 channels, 2.25x fewer multiply-adds), its GFLOP/s are effective ones and %peak can pass 100%.
 ``--quick`` runs two small shapes.
 """
