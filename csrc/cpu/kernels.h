@@ -301,6 +301,9 @@ using PlaneConvDataFn = void (*)(const ConvGeom&, const void* dy, const void* w,
 using WinogradInputFn = void (*)(int64_t C, int64_t tw, int64_t ty, const void* x, void* v, int64_t vs);
 using WinogradOutputFn = void (*)(const ConvGeom&, int64_t O, int64_t ty, const void* m, int64_t ms, const void* bias,
                                   void* y);
+// Weights: filters [o0, o1) of w (O x C x 3 x 3) -> value xi of filter o, channel c at
+// u[xi * us + o * C + c].
+using WinogradWeightFn = void (*)(int64_t C, int64_t o0, int64_t o1, const void* w, void* u, int64_t us);
 using PlaneConvWeightFn = void (*)(const ConvGeom&, const void* x, const void* dy, void* dw);
 
 // One time step of a recurrent cell (ops/rnn.cpp) over batch rows [b0, b1); every (B, n) operand
@@ -357,6 +360,7 @@ struct Kernels {
   PlaneConvWeightFn plane_conv_weight[kNumDTypes] = {};
   WinogradInputFn winograd_input[kNumDTypes] = {};
   WinogradOutputFn winograd_output[kNumDTypes] = {};
+  WinogradWeightFn winograd_weight[kNumDTypes] = {};
   RowBackwardLoop row_backward[2][kNumDTypes] = {};
   AttentionForward attention_forward[kNumDTypes] = {};
   AttentionBackward attention_backward[kNumDTypes] = {};

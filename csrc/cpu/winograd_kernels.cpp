@@ -6,7 +6,7 @@
 //
 //   input  V = B^T d B,  B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
 //   output Y = A^T M A,  A^T = [1 1 1 0; 0 1 -1 -1]
-//   (weights U = G g G^T, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], in ops/conv.cpp)
+//   weights U = G g G^T, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -52,6 +52,50 @@ inline void output_transform(const At& at, V b, const Put& put) {
   put(1, s[0][1] - s[0][2] - s[0][3] + b);
   put(2, s[1][0] + s[1][1] + s[1][2] + b);
   put(3, s[1][1] - s[1][2] - s[1][3] + b);
+}
+
+// G g G^T for one 3 x 3 filter: g(r, c) from at(3 r + c), value xi = 4 a + b to put(xi, value).
+template <class T, class V, class At, class Put>
+inline void weight_transform(const At& at, const Put& put) {
+  const V half = V{} + T(0.5);
+  V t[4][3];
+  for (int j = 0; j < 3; ++j) {
+    const V g0 = at(j), g1 = at(3 + j), g2 = at(6 + j);
+    t[0][j] = g0;
+    t[1][j] = (g0 + g1 + g2) * half;
+    t[2][j] = (g0 - g1 + g2) * half;
+    t[3][j] = g2;
+  }
+  for (int a = 0; a < 4; ++a) {
+    put(4 * a + 0, t[a][0]);
+    put(4 * a + 1, (t[a][0] + t[a][1] + t[a][2]) * half);
+    put(4 * a + 2, (t[a][0] - t[a][1] + t[a][2]) * half);
+    put(4 * a + 3, t[a][2]);
+  }
+}
+
+// Filters [o0, o1) of w (O x C x 3 x 3): value xi of filter o, channel c to u[xi * us + o * C + c].
+// L channels at a time: their 9 L weights (contiguous) are regrouped tap by tap, then
+// transformed with the channels in vector lanes.
+template <class T>
+void winograd_weight(int64_t C, int64_t o0, int64_t o1, const void* wv, void* uv, int64_t us) {
+  using V = LanesT<T>;
+  constexpr int64_t L = kLanes<T>;
+  const T* w = static_cast<const T*>(wv);
+  T* u = static_cast<T*>(uv);
+  for (int64_t o = o0; o < o1; ++o) {
+    const T* f = w + o * C * 9;
+    T* d = u + o * C;
+    int64_t c = 0;
+    for (; c + L <= C; c += L) {
+      alignas(64) T taps[9][L];
+      for (int64_t l = 0; l < L; ++l)
+        for (int j = 0; j < 9; ++j) taps[j][l] = f[(c + l) * 9 + j];
+      weight_transform<T, V>([&](int j) { return load_lanes(taps[j]); }, [&](int xi, V v) { store_lanes(d + xi * us + c, v); });
+    }
+    for (; c < C; ++c)
+      weight_transform<T, T>([&](int j) { return f[c * 9 + j]; }, [&](int xi, T v) { d[xi * us + c] = v; });
+  }
 }
 
 // Tile row ty of an image whose padded planes are channels-last at x (x[(y * pw + col) * C + c],
@@ -121,6 +165,8 @@ void LAMINA_ISA_FN(register_winograd, LAMINA_ISA)(Kernels& k) {
   k.winograd_input[int(DType::Float64)] = winograd_input<double>;
   k.winograd_output[int(DType::Float32)] = winograd_output<float>;
   k.winograd_output[int(DType::Float64)] = winograd_output<double>;
+  k.winograd_weight[int(DType::Float32)] = winograd_weight<float>;
+  k.winograd_weight[int(DType::Float64)] = winograd_weight<double>;
 }
 
 }  // namespace lamina::cpu

@@ -451,26 +451,7 @@ void forward_winograd(const Plan& p, const T* x, const T* w, const T* bias, T* y
   // U = G g G^T for every filter and channel: matrix xi (O x C) of the 16, packed transposed as
   // the GEMM's B.
   HostArray<T> u(16 * us);
-  parallel_for(0, O, 4, [&](int64_t lo, int64_t hi) {
-    for (int64_t o = lo; o < hi; ++o)
-      for (int64_t c = 0; c < C; ++c) {
-        const T* f = w + (o * C + c) * 9;
-        T t[4][3];
-        for (int j = 0; j < 3; ++j) {
-          t[0][j] = f[j];
-          t[1][j] = (f[j] + f[3 + j] + f[6 + j]) * T(0.5);
-          t[2][j] = (f[j] - f[3 + j] + f[6 + j]) * T(0.5);
-          t[3][j] = f[6 + j];
-        }
-        for (int a = 0; a < 4; ++a) {
-          T* d = u.data() + 4 * a * us + o * C + c;
-          d[0] = t[a][0];
-          d[us] = (t[a][0] + t[a][1] + t[a][2]) * T(0.5);
-          d[2 * us] = (t[a][0] - t[a][1] + t[a][2]) * T(0.5);
-          d[3 * us] = t[a][2];
-        }
-      }
-  });
+  parallel_for(0, O, 4, [&](int64_t lo, int64_t hi) { k.winograd_weight[dt](C, lo, hi, w, u.data(), us); });
   int64_t ustride;
   const HostArray<T> up = pack_groups(u.data(), 16, O, C, C, 1, us, ustride, true);
   // Work items, each on one thread from its input copy to its output: a group of whole images,
