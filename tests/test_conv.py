@@ -206,10 +206,15 @@ WINOGRAD_CASES = [
     ((1, 128, 4, 3), (128, 128, 3, 3), {"padding": (2, 0)}),
     ((2, 144, 5, 8), (160, 144, 3, 3), {"padding": "same"}),
 ]
+# Stride 2 takes Winograd from 256 channels (the filter split by tap parity over the phases).
+WINOGRAD_STRIDE2_CASES = [
+    ((1, 256, 9, 8), (256, 256, 3, 3), {"stride": 2, "padding": 1}),
+    ((2, 256, 6, 7), (257, 256, 3, 3), {"stride": 2}),
+]
 
 
 @pytest.mark.parametrize("bias", [False, True])
-@pytest.mark.parametrize("xs,ws,opts", WINOGRAD_CASES)
+@pytest.mark.parametrize("xs,ws,opts", WINOGRAD_CASES + WINOGRAD_STRIDE2_CASES)
 def test_conv2d_winograd_matches_reference(isa, rng, monkeypatch, xs, ws, opts, bias):
     x = rng.standard_normal(xs[:1] + xs[2:] + xs[1:2]).astype(np.float32).transpose(0, 3, 1, 2)
     w = rng.standard_normal(ws).astype(np.float32)
@@ -218,7 +223,8 @@ def test_conv2d_winograd_matches_reference(isa, rng, monkeypatch, xs, ws, opts, 
     assert xt.is_contiguous() == (xs[2] * xs[3] == 1)
     args = (xt, lamina.tensor(w), lamina.tensor(b) if bias else None)
     out = F.conv2d(*args, **opts).numpy()
-    ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b, (1, 1), _pad4(opts.get("padding", 0), w, (1, 1)))
+    ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b, _pair(opts.get("stride", 1)),
+                     _pad4(opts.get("padding", 0), w, (1, 1)))
     assert rel_err(out, ref) < 1e-5
     assert np.abs(out - ref).max() < 1e-5 * np.abs(ref).max()
     # The other algorithm rounds differently: equal results would mean this one never ran.
@@ -234,11 +240,16 @@ def test_conv2d_winograd_matches_reference(isa, rng, monkeypatch, xs, ws, opts, 
     ((1, 17, 6, 6), (19, 17, 3, 3), {}),
     ((2, 2, 5, 4), (1, 2, 3, 3), {"padding": (1, 2)}),
     ((1, 4, 101, 90), (6, 4, 3, 3), {"padding": 1}),  # 2295 tiles: bands of tile rows
+    ((2, 3, 9, 8), (5, 3, 3, 3), {"stride": 2, "padding": 1}),
+    ((1, 17, 10, 7), (19, 17, 3, 3), {"stride": 2}),
+    ((1, 4, 33, 9), (6, 4, 3, 3), {"stride": 2, "padding": (1, 0)}),  # an input row no tile reads
+    ((1, 4, 200, 150), (6, 4, 3, 3), {"stride": 2, "padding": 1}),  # 1900 tiles: bands
 ])
 def test_conv2d_winograd_forced_on_few_channels(rng, monkeypatch, xs, ws, opts):
     x, w = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32)
     b = rng.standard_normal(ws[0]).astype(np.float32)
-    ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b, (1, 1), _pad4(opts.get("padding", 0), w, (1, 1)))
+    ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b, _pair(opts.get("stride", 1)),
+                     _pad4(opts.get("padding", 0), w, (1, 1)))
     args = (lamina.tensor(x), lamina.tensor(w), lamina.tensor(b))
     direct = F.conv2d(*args, **opts).numpy()
     monkeypatch.setenv("LAMINA_CONV_WINOGRAD", "1")

@@ -292,18 +292,24 @@ using ChannelsLastFn = void (*)(const ConvGeom&, int64_t plane, int64_t padded_w
 // gradient read a plane with no padding (pt = pl = 0, every tap inside: the caller pads it).
 using PlaneConvFn = void (*)(const ConvGeom&, const void* x, const void* w, const void* b, void* y);
 using PlaneConvDataFn = void (*)(const ConvGeom&, const void* dy, const void* w, void* dx);
-// Winograd F(2x2, 3x3) (cpu/winograd_kernels.cpp), for 3x3 taps at stride 1 without dilation:
-// tiles of 2 x 2 output pixels, tw = ceil(OW / 2) per row, ceil(OH / 2) rows, one row of tiles
-// (ty) per call. Input: an image padded channels-last (x[(y * (2 tw + 2) + col) * C + c]) ->
-// value xi (0..15) of tile tx's transformed patch, channel c, at v[xi * vs + tx * C + c].
+// Winograd convolution of 3x3 filters (cpu/winograd_kernels.cpp): F(2x2, 3x3) at stride 1, and
+// at stride 2 the filter split by tap parity into 2x2, 2x1, 1x2 and 1x1 sub-filters over the
+// input's phases. Tiles of 2 x 2 output pixels, tw = ceil(OW / 2) per row, ceil(OH / 2) rows,
+// one row of tiles (ty) per call; winograd_values(stride) transformed values a tile.
+// Input: an image padded channels-last, winograd_span(tw, stride) columns wide
+// (x[(y * width + col) * C + c], tile row ty starting at padded row 2 stride ty) -> value xi of
+// tile tx's transformed patch, channel c, at v[xi * vs + tx * C + c].
 // Output: the products (value xi, tile tx, output channel o at m[xi * ms + tx * O + o]) -> the
 // tiles' pixels in the image's O output planes (OH x OW each), plus bias[o] (may be null).
-using WinogradInputFn = void (*)(int64_t C, int64_t tw, int64_t ty, const void* x, void* v, int64_t vs);
-using WinogradOutputFn = void (*)(const ConvGeom&, int64_t O, int64_t ty, const void* m, int64_t ms, const void* bias,
-                                  void* y);
 // Weights: filters [o0, o1) of w (O x C x 3 x 3) -> value xi of filter o, channel c at
 // u[xi * us + o * C + c].
-using WinogradWeightFn = void (*)(int64_t C, int64_t o0, int64_t o1, const void* w, void* u, int64_t us);
+inline int winograd_values(int stride) { return stride == 2 ? 25 : 16; }
+// Padded input rows or columns that n tile rows or columns read.
+inline int64_t winograd_span(int64_t n, int stride) { return stride == 2 ? 4 * n + 1 : 2 * n + 2; }
+using WinogradInputFn = void (*)(int64_t C, int64_t tw, int64_t ty, int stride, const void* x, void* v, int64_t vs);
+using WinogradOutputFn = void (*)(const ConvGeom&, int64_t O, int64_t ty, int stride, const void* m, int64_t ms,
+                                  const void* bias, void* y);
+using WinogradWeightFn = void (*)(int64_t C, int64_t o0, int64_t o1, int stride, const void* w, void* u, int64_t us);
 using PlaneConvWeightFn = void (*)(const ConvGeom&, const void* x, const void* dy, void* dw);
 
 // One time step of a recurrent cell (ops/rnn.cpp) over batch rows [b0, b1); every (B, n) operand

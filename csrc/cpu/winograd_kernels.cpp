@@ -9,6 +9,7 @@
 //   weights U = G g G^T, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/kernels.h"
@@ -74,11 +75,125 @@ inline void weight_transform(const At& at, const Put& put) {
   }
 }
 
+// Stride 2: the 3x3 filter splits by the parity (a, b) of its taps into sub-filters of 2x2
+// (taps (0|2, 0|2)), 2x1, 1x2 and 1x1 (tap (1, 1)), each a stride-1 convolution over the input's
+// (a, b) phase; each runs F(2x2, rh x rw) with the 1-D F(2, 2) (B^T = [1 -1 0; 0 1 0; 0 -1 1],
+// G = [1 0; 1 1; 0 1], A^T = [1 1 0; 0 1 1]) or F(2, 1) (identity, G = [1; 1]) along each axis:
+// 9 + 6 + 6 + 4 = 25 values a tile instead of the 36 multiplies of the direct 2x2 outputs.
+// Phase (a, b)'s values start at kPhase[2 a + b], rh + 1 rows of rw + 1.
+constexpr int kPhase[5] = {0, 9, 15, 21, 25};
+
+// Input side of phase (RH, RW) (sub-filter size; 2 or 1): d(s, t) for s <= RH, t <= RW.
+template <class V, int RH, int RW, class D, class Put>
+inline void phase_input(const D& d, int base, const Put& put) {
+  V e[RH + 1][RW + 1];
+  for (int t = 0; t <= RW; ++t) {
+    if constexpr (RH == 2) {
+      e[0][t] = d(0, t) - d(1, t);
+      e[1][t] = d(1, t);
+      e[2][t] = d(2, t) - d(1, t);
+    } else {
+      e[0][t] = d(0, t);
+      e[1][t] = d(1, t);
+    }
+  }
+  for (int u = 0; u <= RH; ++u) {
+    if constexpr (RW == 2) {
+      put(base + 3 * u, e[u][0] - e[u][1]);
+      put(base + 3 * u + 1, e[u][1]);
+      put(base + 3 * u + 2, e[u][2] - e[u][1]);
+    } else {
+      put(base + 2 * u, e[u][0]);
+      put(base + 2 * u + 1, e[u][1]);
+    }
+  }
+}
+
+// Weight side of phase (RH, RW): g(i, j) for i < RH, j < RW.
+template <class V, int RH, int RW, class G, class Put>
+inline void phase_weight(const G& g, int base, const Put& put) {
+  V e[RH + 1][RW];
+  for (int j = 0; j < RW; ++j) {
+    e[0][j] = g(0, j);
+    if constexpr (RH == 2) {
+      e[1][j] = g(0, j) + g(1, j);
+      e[2][j] = g(1, j);
+    } else {
+      e[1][j] = g(0, j);
+    }
+  }
+  for (int u = 0; u <= RH; ++u) {
+    if constexpr (RW == 2) {
+      put(base + 3 * u, e[u][0]);
+      put(base + 3 * u + 1, e[u][0] + e[u][1]);
+      put(base + 3 * u + 2, e[u][1]);
+    } else {
+      put(base + 2 * u, e[u][0]);
+      put(base + 2 * u + 1, e[u][0]);
+    }
+  }
+}
+
+// Output side of phase (RH, RW): its values m(k) added into the tile's 2x2 outputs y.
+template <class V, int RH, int RW, class M>
+inline void phase_output(const M& m, int base, V (&y)[2][2]) {
+  constexpr int W = RW + 1;
+  V e[2][W];
+  for (int t = 0; t < W; ++t) {
+    if constexpr (RH == 2) {
+      e[0][t] = m(base + t) + m(base + W + t);
+      e[1][t] = m(base + W + t) + m(base + 2 * W + t);
+    } else {
+      e[0][t] = m(base + t);
+      e[1][t] = m(base + W + t);
+    }
+  }
+  for (int r = 0; r < 2; ++r) {
+    if constexpr (RW == 2) {
+      y[r][0] += e[r][0] + e[r][1];
+      y[r][1] += e[r][1] + e[r][2];
+    } else {
+      y[r][0] += e[r][0];
+      y[r][1] += e[r][1];
+    }
+  }
+}
+
+// The 25 values of a stride-2 tile from its input at(r, c) (padded position (4 ty + r, 4 tx + c)).
+template <class V, class At, class Put>
+inline void input_transform_s2(const At& at, const Put& put) {
+  phase_input<V, 2, 2>([&](int s, int t) { return at(2 * s, 2 * t); }, kPhase[0], put);
+  phase_input<V, 2, 1>([&](int s, int t) { return at(2 * s, 2 * t + 1); }, kPhase[1], put);
+  phase_input<V, 1, 2>([&](int s, int t) { return at(2 * s + 1, 2 * t); }, kPhase[2], put);
+  phase_input<V, 1, 1>([&](int s, int t) { return at(2 * s + 1, 2 * t + 1); }, kPhase[3], put);
+}
+
+template <class V, class At, class Put>
+inline void weight_transform_s2(const At& at, const Put& put) {
+  phase_weight<V, 2, 2>([&](int i, int j) { return at(6 * i + 2 * j); }, kPhase[0], put);
+  phase_weight<V, 2, 1>([&](int i, int) { return at(6 * i + 1); }, kPhase[1], put);
+  phase_weight<V, 1, 2>([&](int, int j) { return at(3 + 2 * j); }, kPhase[2], put);
+  phase_weight<V, 1, 1>([&](int, int) { return at(4); }, kPhase[3], put);
+}
+
+template <class V, class At, class Put>
+inline void output_transform_s2(const At& at, V b, const Put& put) {
+  V y[2][2] = {{b, b}, {b, b}};
+  phase_output<V, 2, 2>(at, kPhase[0], y);
+  phase_output<V, 2, 1>(at, kPhase[1], y);
+  phase_output<V, 1, 2>(at, kPhase[2], y);
+  phase_output<V, 1, 1>(at, kPhase[3], y);
+  put(0, y[0][0]);
+  put(1, y[0][1]);
+  put(2, y[1][0]);
+  put(3, y[1][1]);
+}
+
 // Filters [o0, o1) of w (O x C x 3 x 3): value xi of filter o, channel c to u[xi * us + o * C + c].
 // L channels at a time: their 9 L weights (contiguous) are regrouped tap by tap, then
 // transformed with the channels in vector lanes.
 template <class T>
-void winograd_weight(int64_t C, int64_t o0, int64_t o1, const void* wv, void* uv, int64_t us) {
+void winograd_weight(int64_t C, int64_t o0, int64_t o1, int stride, const void* wv, void* uv, int64_t us) {
   using V = LanesT<T>;
   constexpr int64_t L = kLanes<T>;
   const T* w = static_cast<const T*>(wv);
@@ -91,10 +206,17 @@ void winograd_weight(int64_t C, int64_t o0, int64_t o1, const void* wv, void* uv
       alignas(64) T taps[9][L];
       for (int64_t l = 0; l < L; ++l)
         for (int j = 0; j < 9; ++j) taps[j][l] = f[(c + l) * 9 + j];
-      weight_transform<T, V>([&](int j) { return load_lanes(taps[j]); }, [&](int xi, V v) { store_lanes(d + xi * us + c, v); });
+      auto at = [&](int j) { return load_lanes(taps[j]); };
+      auto put = [&](int xi, V v) { store_lanes(d + xi * us + c, v); };
+      if (stride == 2) weight_transform_s2<V>(at, put);
+      else weight_transform<T, V>(at, put);
     }
-    for (; c < C; ++c)
-      weight_transform<T, T>([&](int j) { return f[c * 9 + j]; }, [&](int xi, T v) { d[xi * us + c] = v; });
+    for (; c < C; ++c) {
+      auto at = [&](int j) { return f[c * 9 + j]; };
+      auto put = [&](int xi, T v) { d[xi * us + c] = v; };
+      if (stride == 2) weight_transform_s2<T>(at, put);
+      else weight_transform<T, T>(at, put);
+    }
   }
 }
 
@@ -102,19 +224,29 @@ void winograd_weight(int64_t C, int64_t o0, int64_t o1, const void* wv, void* uv
 // pw = 2 tw + 2): value xi (4 a + b) of tile tx's transformed patch, channel c, to
 // v[xi * vs + tx * C + c].
 template <class T>
-void winograd_input(int64_t C, int64_t tw, int64_t ty, const void* xv, void* vv, int64_t vs) {
+void winograd_input(int64_t C, int64_t tw, int64_t ty, int stride, const void* xv, void* vv, int64_t vs) {
   using V = LanesT<T>;
   constexpr int64_t L = kLanes<T>;
-  const int64_t pw = 2 * tw + 2;
+  const int64_t pw = winograd_span(tw, stride), span = 2 * stride;
   for (int64_t tx = 0; tx < tw; ++tx) {
-    const T* p = static_cast<const T*>(xv) + (2 * ty * pw + 2 * tx) * C;
+    const T* p = static_cast<const T*>(xv) + (span * ty * pw + span * tx) * C;
     T* o = static_cast<T*>(vv) + tx * C;
+    auto tile = [&](auto lanes, int64_t c) {
+      using W = decltype(lanes);
+      auto at = [&](int i, int j) {
+        if constexpr (std::is_same_v<W, V>) return load_lanes(p + (i * pw + j) * C + c);
+        else return p[(i * pw + j) * C + c];
+      };
+      auto put = [&](int xi, W v) {
+        if constexpr (std::is_same_v<W, V>) store_lanes(o + xi * vs + c, v);
+        else o[xi * vs + c] = v;
+      };
+      if (stride == 2) input_transform_s2<W>(at, put);
+      else input_transform<W>(at, put);
+    };
     int64_t c = 0;
-    for (; c + L <= C; c += L)
-      input_transform<V>([&](int i, int j) { return load_lanes(p + (i * pw + j) * C + c); },
-                         [&](int xi, V v) { store_lanes(o + xi * vs + c, v); });
-    for (; c < C; ++c)
-      input_transform<T>([&](int i, int j) { return p[(i * pw + j) * C + c]; }, [&](int xi, T v) { o[xi * vs + c] = v; });
+    for (; c + L <= C; c += L) tile(V{}, c);
+    for (; c < C; ++c) tile(T(0), c);
   }
 }
 
@@ -122,7 +254,8 @@ void winograd_input(int64_t C, int64_t tw, int64_t ty, const void* xv, void* vv,
 // the image's output planes y (O planes of OH x OW), plus bias[o] (bias may be null): the two
 // output rows are built channels-last, vectorised over channels, then transposed into the planes.
 template <class T>
-void winograd_output(const ConvGeom& g, int64_t O, int64_t ty, const void* mv, int64_t ms, const void* bv, void* yv) {
+void winograd_output(const ConvGeom& g, int64_t O, int64_t ty, int stride, const void* mv, int64_t ms, const void* bv,
+                     void* yv) {
   using V = LanesT<T>;
   constexpr int64_t L = kLanes<T>;
   const T* bias = static_cast<const T*>(bv);
@@ -135,12 +268,27 @@ void winograd_output(const ConvGeom& g, int64_t O, int64_t ty, const void* mv, i
     const T* q = static_cast<const T*>(mv) + tx * O;
     // Pixel k = 2 a + b of the tile goes to row a, column 2 tx + b.
     T* const out[4] = {rows[0] + 2 * tx * O, rows[0] + (2 * tx + 1) * O, rows[1] + 2 * tx * O, rows[1] + (2 * tx + 1) * O};
+    auto tile = [&](auto lanes, int64_t o) {
+      using W = decltype(lanes);
+      auto at = [&](int xi) {
+        if constexpr (std::is_same_v<W, V>) return load_lanes(q + xi * ms + o);
+        else return q[xi * ms + o];
+      };
+      auto put = [&](int k, W v) {
+        if constexpr (std::is_same_v<W, V>) store_lanes(out[k] + o, v);
+        else out[k][o] = v;
+      };
+      W b{};
+      if (bias) {
+        if constexpr (std::is_same_v<W, V>) b = load_lanes(bias + o);
+        else b = bias[o];
+      }
+      if (stride == 2) output_transform_s2<W>(at, b, put);
+      else output_transform<W>(at, b, put);
+    };
     int64_t o = 0;
-    for (; o + L <= O; o += L)
-      output_transform<V>([&](int xi) { return load_lanes(q + xi * ms + o); }, bias ? load_lanes(bias + o) : V{},
-                          [&](int k, V v) { store_lanes(out[k] + o, v); });
-    for (; o < O; ++o)
-      output_transform<T>([&](int xi) { return q[xi * ms + o]; }, bias ? bias[o] : T(0), [&](int k, T v) { out[k][o] = v; });
+    for (; o + L <= O; o += L) tile(V{}, o);
+    for (; o < O; ++o) tile(T(0), o);
   }
   for (int64_t a = 0; a < 2 && oy + a < g.OH; ++a) {
     const T* src = rows[a];

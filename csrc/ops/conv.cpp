@@ -418,47 +418,52 @@ void forward_direct(const Plan& p, const T* x, const Pack& pack_weight, const T*
   });
 }
 
-// Winograd F(2x2, 3x3) where it pays: float32, 3x3 taps at stride 1 without dilation or
-// groups, and at least 64 input and output channels. 16 products of tiles x C by C x O
-// (2 x 2 output pixels a tile) replace the 9 taps' products over every pixel: 2.25x fewer
-// multiply-adds, for transforms that add a few roundings per output (the results stay within
-// float32's error for a sum over C x 9 terms). The transformed input and the products are 4x
-// the size of the input and output, so with few channels the transforms cost more than they
-// save: on 32 x 32 images the direct kernel is faster at 32 channels (169 vs 154 GFLOP/s), level
-// at 48 (176 vs 188), slower at 64 (164 vs 205). LAMINA_CONV_WINOGRAD (read per call): 0 never,
-// 1 whenever the shape allows it, whatever the channel counts.
+// Winograd where it pays: float32 3x3 filters without dilation or groups, and
+// - at stride 1, F(2x2, 3x3) with at least 64 input and output channels: 16 products of
+//   tiles x C by C x O (2 x 2 output pixels a tile) replace the 9 taps' products over every
+//   pixel, 2.25x fewer multiply-adds. With few channels the transforms (their data is 4x the
+//   input and output) cost more than that saves: on 32 x 32 images the direct kernel is faster
+//   at 32 channels (169 vs 154 GFLOP/s), level at 48 (176 vs 188), slower at 64 (164 vs 205);
+// - at stride 2, the filter split by tap parity into 2x2, 2x1, 1x2 and 1x1 stride-1 filters over
+//   the input's phases, each by Winograd: 25 products for 36, so it takes 256 channels to pay
+//   (28 x 28 images: 256 -> 256 141 vs 163 GFLOP/s; 128 -> 256 level; 64 -> 128 on 32 x 32
+//   145 vs 124).
+// The transforms add a few roundings per output; the results stay within float32's error for
+// a sum over C x 9 terms. LAMINA_CONV_WINOGRAD (read per call): 0 never, 1 whenever the shape
+// allows it, whatever the channel counts.
 template <class T>
 bool use_winograd(const Plan& p) {
   const cpu::ConvGeom& g = p.geom;
-  if (!std::is_same_v<T, float> || p.KH != 3 || p.KW != 3 || g.sh != 1 || g.sw != 1 || g.dh != 1 || g.dw != 1 ||
+  if (!std::is_same_v<T, float> || p.KH != 3 || p.KW != 3 || g.sh != g.sw || g.sh > 2 || g.dh != 1 || g.dw != 1 ||
       p.G != 1 || p.N == 0 || p.P == 0)
     return false;
   const char* e = std::getenv("LAMINA_CONV_WINOGRAD");
   if (e && (e[0] == '0' || e[0] == '1')) return e[0] == '1';
-  return p.C >= 64 && p.O >= 64;
+  const int64_t least = g.sh == 1 ? 64 : 256;
+  return p.C >= least && p.O >= least;
 }
 
 template <class T>
 void forward_winograd(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
   const auto& k = cpu::kernels();
   constexpr int dt = int(dtype_of<T>());
+  const int st = int(p.geom.sh), nv = cpu::winograd_values(st);
   const int64_t C = p.C, O = p.O, HW = p.H * p.W, th = (p.OH + 1) / 2, tw = (p.OW + 1) / 2, tiles = th * tw;
-  const int64_t pw = 2 * tw + 2;
-  // The 16 matrices of each kind lie a multiple of 4 KiB plus one line apart: a transform writes
-  // (or reads) all 16 at once, and at whole multiples of 4 KiB those streams share one set of
-  // the L1 cache and evict each other (3x slower transforms at 256 channels).
+  const int64_t pw = cpu::winograd_span(tw, st);
+  // The nv matrices of each kind lie a multiple of 4 KiB plus one line apart: a transform writes
+  // (or reads) all of them at once, and at whole multiples of 4 KiB those streams share one set
+  // of the L1 cache and evict each other (3x slower transforms at 256 channels).
   const int64_t us = O * C + 16;
-  // U = G g G^T for every filter and channel: matrix xi (O x C) of the 16, packed transposed as
-  // the GEMM's B.
-  HostArray<T> u(16 * us);
-  parallel_for(0, O, 4, [&](int64_t lo, int64_t hi) { k.winograd_weight[dt](C, lo, hi, w, u.data(), us); });
+  // The transformed weights: matrix xi (O x C) of the nv, packed transposed as the GEMM's B.
+  HostArray<T> u(nv * us);
+  parallel_for(0, O, 4, [&](int64_t lo, int64_t hi) { k.winograd_weight[dt](C, lo, hi, st, w, u.data(), us); });
   int64_t ustride;
-  const HostArray<T> up = pack_groups(u.data(), 16, O, C, C, 1, us, ustride, true);
+  const HostArray<T> up = pack_groups(u.data(), nv, O, C, C, 1, us, ustride, true);
   // Work items, each on one thread from its input copy to its output: a group of whole images,
   // or a band of tile rows of one image, of about `want` tiles: enough that the item's
-  // transformed input and products (16 (C + O) values a tile) fill half of L2, and at least as
+  // transformed input and products (nv (C + O) values a tile) fill half of L2, and at least as
   // many tiles as make up the transformed weights' size, which every item reads once.
-  const int64_t tile_bytes = 16 * (C + O) * int64_t(sizeof(T)), ubytes = 16 * O * C * int64_t(sizeof(T));
+  const int64_t tile_bytes = nv * (C + O) * int64_t(sizeof(T)), ubytes = nv * O * C * int64_t(sizeof(T));
   const int64_t want = std::max<int64_t>(std::max<int64_t>(cpu_info().l2 / 2, ubytes) / tile_bytes, 1);
   const int64_t ipc = std::clamp<int64_t>(want / tiles, 1, p.N);
   const int64_t rpc = ipc > 1 ? th : std::clamp<int64_t>((want + tw - 1) / tw, 1, th), bands = (th + rpc - 1) / rpc;
@@ -466,26 +471,27 @@ void forward_winograd(const Plan& p, const T* x, const T* w, const T* bias, T* y
   for_items(items, [&](int64_t it, int threads) {
     const int64_t n0 = ipc > 1 ? it * ipc : it / bands, cn = ipc > 1 ? std::min(ipc, p.N - n0) : 1;
     const int64_t r0 = ipc > 1 ? 0 : it % bands * rpc, rows = std::min(th, r0 + rpc) - r0, tc = cn * rows * tw;
-    const int64_t bh = 2 * rows + 2, vs = tc * C + 16, ms = tc * O + 16;
+    const int64_t bh = cpu::winograd_span(rows, st), vs = tc * C + 16, ms = tc * O + 16;
     T* xl = scratch<T>(ScratchSlot::ConvPadded, cn * bh * pw * C);
-    T* v = scratch<T>(ScratchSlot::ConvPatches, 16 * (vs + ms));
-    T* m = v + 16 * vs;
-    // The band's input rows (padded rows 2 r0 .. 2 (r0 + rows) + 1), channels-last.
+    T* v = scratch<T>(ScratchSlot::ConvPatches, nv * (vs + ms));
+    T* m = v + nv * vs;
+    // The band's input rows (bh padded rows from 2 st r0), channels-last.
     cpu::ConvGeom band = p.geom;
-    const int64_t first = std::max<int64_t>(0, 2 * r0 - band.pt), last = std::min(p.H, 2 * (r0 + rows) + 2 - band.pt);
+    const int64_t top = 2 * st * r0 - band.pt;
+    const int64_t first = std::max<int64_t>(0, top), last = std::min(p.H, top + bh);
     band.H = std::max<int64_t>(0, last - first);
-    band.pt = first - (2 * r0 - band.pt);
+    band.pt = first - top;
     for (int64_t j = 0; j < cn; ++j) {
       k.channels_last[dt](band, HW, pw, bh, x + (n0 + j) * C * HW + first * p.W, 0, C, xl + j * bh * pw * C);
       for (int64_t r = 0; r < rows; ++r)
-        k.winograd_input[dt](C, tw, r, xl + j * bh * pw * C, v + (j * rows + r) * tw * C, vs);
+        k.winograd_input[dt](C, tw, r, st, xl + j * bh * pw * C, v + (j * rows + r) * tw * C, vs);
     }
     // Product xi: M_xi (tiles x O) = V_xi (tiles x C) U_xi^T.
-    for (int64_t xi = 0; xi < 16; ++xi)
+    for (int64_t xi = 0; xi < nv; ++xi)
       gemm<T>(tc, O, C, strided(v + xi * vs, C, 1), packed(up.data() + xi * ustride), m + xi * ms, O, false, threads);
     for (int64_t j = 0; j < cn; ++j)
       for (int64_t r = 0; r < rows; ++r)
-        k.winograd_output[dt](p.geom, O, r0 + r, m + (j * rows + r) * tw * O, ms, bias, y + (n0 + j) * O * p.P);
+        k.winograd_output[dt](p.geom, O, r0 + r, st, m + (j * rows + r) * tw * O, ms, bias, y + (n0 + j) * O * p.P);
   });
 }
 
