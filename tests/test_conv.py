@@ -257,6 +257,19 @@ def test_conv2d_winograd_forced_on_few_channels(rng, monkeypatch, xs, ws, opts):
     assert rel_err(out, ref) < 1e-5 and not np.array_equal(out, direct)
 
 
+def test_conv2d_winograd_not_past_a_million_channel_pairs(rng, monkeypatch):
+    # 1025 x 1024 channels: the transformed weights alone would take 64 MiB and more, so even a
+    # forced Winograd runs the direct kernel, bit for bit.
+    x, w = rng.standard_normal((1, 1025, 4, 4)).astype(np.float32), rng.standard_normal((1024, 1025, 3, 3)).astype(np.float32)
+    args = (lamina.tensor(x), lamina.tensor(w))
+    monkeypatch.setenv("LAMINA_CONV_WINOGRAD", "0")
+    direct = F.conv2d(*args, padding=1).numpy()
+    monkeypatch.setenv("LAMINA_CONV_WINOGRAD", "1")
+    assert np.array_equal(F.conv2d(*args, padding=1).numpy(), direct)
+    monkeypatch.delenv("LAMINA_CONV_WINOGRAD")
+    assert np.array_equal(F.conv2d(*args, padding=1).numpy(), direct)
+
+
 # The last case has more tiles than one work item takes: bands of tile rows, the first and last
 # reaching into the padding.
 @pytest.mark.parametrize("xs,ws,opts", WINOGRAD_CASES[:2] + WINOGRAD_CASES[3:] + [

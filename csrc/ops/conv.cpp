@@ -429,13 +429,15 @@ void forward_direct(const Plan& p, const T* x, const Pack& pack_weight, const T*
 //   (28 x 28 images: 256 -> 256 141 vs 163 GFLOP/s; 128 -> 256 level; 64 -> 128 on 32 x 32
 //   145 vs 124).
 // The transforms add a few roundings per output; the results stay within float32's error for
-// a sum over C x 9 terms. LAMINA_CONV_WINOGRAD (read per call): 0 never, 1 whenever the shape
-// allows it, whatever the channel counts.
+// a sum over C x 9 terms. The transformed weights (16 or 25 values per filter and channel, and
+// a packed copy) and each thread's buffers grow with C x O: past 1024 x 1024 channels they
+// would take hundreds of MiB, and the direct kernel runs instead. LAMINA_CONV_WINOGRAD (read
+// per call): 0 never, 1 whenever the shape allows it, whatever the channel counts.
 template <class T>
 bool use_winograd(const Plan& p) {
   const cpu::ConvGeom& g = p.geom;
   if (!std::is_same_v<T, float> || p.KH != 3 || p.KW != 3 || g.sh != g.sw || g.sh > 2 || g.dh != 1 || g.dw != 1 ||
-      p.G != 1 || p.N == 0 || p.P == 0)
+      p.G != 1 || p.N == 0 || p.P == 0 || p.C * p.O > (int64_t(1) << 20))
     return false;
   const char* e = std::getenv("LAMINA_CONV_WINOGRAD");
   if (e && (e[0] == '0' || e[0] == '1')) return e[0] == '1';
