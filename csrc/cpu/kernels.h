@@ -284,17 +284,18 @@ using DirectWeightFn = void (*)(const DirectWeightArgs&, int64_t m0, int64_t m1,
 // covers a band of the planes' rows), padded to padded_h x padded_w (zeros where a position
 // falls into the padding), in channels-last order: out[(y * padded_w + x) * C + c]. A block of
 // channels at a time, so that the planes are read as a few sequential streams.
-using ChannelsLastFn = void (*)(const ConvGeom&, int64_t plane, int64_t padded_w, int64_t padded_h, const void* x, int64_t c0,
-                                int64_t c1, void* out);
+using ChannelsLastFn = void (*)(const ConvGeom&, int64_t plane, int64_t padded_w, int64_t padded_h, const void* x,
+                                int64_t c0, int64_t c1, void* out);
 // One input plane with one KH x KW filter (depthwise convolution): y (OH x OW) = x (*) w + *b
 // (b may be null);
 // backward: dx (H x W) += dy (*)^T w and dw (KH x KW) += x (*) dy. The forward and the weight
 // gradient read a plane with no padding (pt = pl = 0, every tap inside: the caller pads it).
 using PlaneConvFn = void (*)(const ConvGeom&, const void* x, const void* w, const void* b, void* y);
 using PlaneConvDataFn = void (*)(const ConvGeom&, const void* dy, const void* w, void* dx);
+using PlaneConvWeightFn = void (*)(const ConvGeom&, const void* x, const void* dy, void* dw);
 // Winograd convolution of 3x3 filters (cpu/winograd_kernels.cpp): F(2x2, 3x3) at stride 1, and
 // at stride 2 the filter split by tap parity into 2x2, 2x1, 1x2 and 1x1 sub-filters over the
-// input's phases. Tiles of 2 x 2 output pixels, tw = ceil(OW / 2) per row, ceil(OH / 2) rows,
+// input's phases; float32 only. Tiles of 2 x 2 output pixels, tw = ceil(OW / 2) per row, ceil(OH / 2) rows,
 // one row of tiles (ty) per call; winograd_values(stride) transformed values a tile.
 // Input: an image padded channels-last, winograd_span(tw, stride) columns wide
 // (x[(y * width + col) * C + c], tile row ty starting at padded row 2 stride ty) -> value xi of
@@ -310,7 +311,6 @@ using WinogradInputFn = void (*)(int64_t C, int64_t tw, int64_t ty, int stride, 
 using WinogradOutputFn = void (*)(const ConvGeom&, int64_t O, int64_t ty, int stride, const void* m, int64_t ms,
                                   const void* bias, void* y);
 using WinogradWeightFn = void (*)(int64_t C, int64_t o0, int64_t o1, int stride, const void* w, void* u, int64_t us);
-using PlaneConvWeightFn = void (*)(const ConvGeom&, const void* x, const void* dy, void* dw);
 
 // One time step of a recurrent cell (ops/rnn.cpp) over batch rows [b0, b1); every (B, n) operand
 // is contiguous with rows of n. Forward: `gates` (B, G*H) holds the summed input and hidden

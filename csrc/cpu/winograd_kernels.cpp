@@ -1,8 +1,10 @@
-// Winograd F(2x2, 3x3) transforms for the 3x3 convolutions at stride 1 (ops/conv.cpp runs the
-// products between them), compiled once per ISA (see CMakeLists.txt). A tile is 2 x 2 output
-// pixels and reads the 4 x 4 input patch from (2 ty - pt, 2 tx - pl). Both transforms work on
-// channels-last data, one tile at a time with the channels in vector lanes: every load and
-// store of the input side is a contiguous run of channels, whatever the image's width.
+// Winograd transforms for 3x3 convolutions at stride 1 and 2 (ops/conv.cpp runs the products
+// between them), compiled once per ISA (see CMakeLists.txt); float32 only (float64 convolutions
+// keep the direct kernel). A tile is 2 x 2 output pixels; at stride 1 it reads the 4 x 4 input
+// patch from padded position (2 ty, 2 tx), at stride 2 the 5 x 5 one from (4 ty, 4 tx). The
+// transforms work on channels-last data, one tile at a time with the channels in vector lanes:
+// every load and store of the input side is a contiguous run of channels, whatever the image's
+// width. Stride 1 is F(2x2, 3x3):
 //
 //   input  V = B^T d B,  B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
 //   output Y = A^T M A,  A^T = [1 1 1 0; 0 1 -1 -1]
@@ -17,6 +19,18 @@
 
 namespace lamina::cpu::LAMINA_ISA {
 namespace {
+
+// A vector of channels from p, or one channel (W = T) for a tail; and the store back.
+template <class W, class T>
+inline W load_as(const T* p) {
+  if constexpr (std::is_same_v<W, T>) return *p;
+  else return load_lanes(p);
+}
+template <class W, class T>
+inline void store_as(T* p, W v) {
+  if constexpr (std::is_same_v<W, T>) *p = v;
+  else store_lanes(p, v);
+}
 
 // B^T d B for one 4 x 4 patch: d(i, j) from at(i, j), value xi = 4 a + b to put(xi, value). V
 // is a vector of channels, or one channel for the tail (written out with vectors, as the
@@ -201,27 +215,25 @@ void winograd_weight(int64_t C, int64_t o0, int64_t o1, int stride, const void* 
   for (int64_t o = o0; o < o1; ++o) {
     const T* f = w + o * C * 9;
     T* d = u + o * C;
+    auto transform = [&](auto lanes, int64_t c, const auto& at) {
+      using W = decltype(lanes);
+      auto put = [&](int xi, W v) { store_as(d + xi * us + c, v); };
+      if (stride == 2) weight_transform_s2<W>(at, put);
+      else weight_transform<T, W>(at, put);
+    };
     int64_t c = 0;
     for (; c + L <= C; c += L) {
       alignas(64) T taps[9][L];
       for (int64_t l = 0; l < L; ++l)
         for (int j = 0; j < 9; ++j) taps[j][l] = f[(c + l) * 9 + j];
-      auto at = [&](int j) { return load_lanes(taps[j]); };
-      auto put = [&](int xi, V v) { store_lanes(d + xi * us + c, v); };
-      if (stride == 2) weight_transform_s2<V>(at, put);
-      else weight_transform<T, V>(at, put);
+      transform(V{}, c, [&](int j) { return load_lanes(taps[j]); });
     }
-    for (; c < C; ++c) {
-      auto at = [&](int j) { return f[c * 9 + j]; };
-      auto put = [&](int xi, T v) { d[xi * us + c] = v; };
-      if (stride == 2) weight_transform_s2<T>(at, put);
-      else weight_transform<T, T>(at, put);
-    }
+    for (; c < C; ++c) transform(T(0), c, [&](int j) { return f[c * 9 + j]; });
   }
 }
 
 // Tile row ty of an image whose padded planes are channels-last at x (x[(y * pw + col) * C + c],
-// pw = 2 tw + 2): value xi (4 a + b) of tile tx's transformed patch, channel c, to
+// pw = winograd_span(tw, stride)): value xi of tile tx's transformed patch, channel c, to
 // v[xi * vs + tx * C + c].
 template <class T>
 void winograd_input(int64_t C, int64_t tw, int64_t ty, int stride, const void* xv, void* vv, int64_t vs) {
@@ -233,14 +245,8 @@ void winograd_input(int64_t C, int64_t tw, int64_t ty, int stride, const void* x
     T* o = static_cast<T*>(vv) + tx * C;
     auto tile = [&](auto lanes, int64_t c) {
       using W = decltype(lanes);
-      auto at = [&](int i, int j) {
-        if constexpr (std::is_same_v<W, V>) return load_lanes(p + (i * pw + j) * C + c);
-        else return p[(i * pw + j) * C + c];
-      };
-      auto put = [&](int xi, W v) {
-        if constexpr (std::is_same_v<W, V>) store_lanes(o + xi * vs + c, v);
-        else o[xi * vs + c] = v;
-      };
+      auto at = [&](int i, int j) { return load_as<W>(p + (i * pw + j) * C + c); };
+      auto put = [&](int xi, W v) { store_as(o + xi * vs + c, v); };
       if (stride == 2) input_transform_s2<W>(at, put);
       else input_transform<W>(at, put);
     };
@@ -270,19 +276,9 @@ void winograd_output(const ConvGeom& g, int64_t O, int64_t ty, int stride, const
     T* const out[4] = {rows[0] + 2 * tx * O, rows[0] + (2 * tx + 1) * O, rows[1] + 2 * tx * O, rows[1] + (2 * tx + 1) * O};
     auto tile = [&](auto lanes, int64_t o) {
       using W = decltype(lanes);
-      auto at = [&](int xi) {
-        if constexpr (std::is_same_v<W, V>) return load_lanes(q + xi * ms + o);
-        else return q[xi * ms + o];
-      };
-      auto put = [&](int k, W v) {
-        if constexpr (std::is_same_v<W, V>) store_lanes(out[k] + o, v);
-        else out[k][o] = v;
-      };
-      W b{};
-      if (bias) {
-        if constexpr (std::is_same_v<W, V>) b = load_lanes(bias + o);
-        else b = bias[o];
-      }
+      auto at = [&](int xi) { return load_as<W>(q + xi * ms + o); };
+      auto put = [&](int k, W v) { store_as(out[k] + o, v); };
+      const W b = bias ? load_as<W>(bias + o) : W{};
       if (stride == 2) output_transform_s2<W>(at, b, put);
       else output_transform<W>(at, b, put);
     };
@@ -310,11 +306,8 @@ namespace lamina::cpu {
 void LAMINA_ISA_FN(register_winograd, LAMINA_ISA)(Kernels& k) {
   using namespace LAMINA_ISA;
   k.winograd_input[int(DType::Float32)] = winograd_input<float>;
-  k.winograd_input[int(DType::Float64)] = winograd_input<double>;
   k.winograd_output[int(DType::Float32)] = winograd_output<float>;
-  k.winograd_output[int(DType::Float64)] = winograd_output<double>;
   k.winograd_weight[int(DType::Float32)] = winograd_weight<float>;
-  k.winograd_weight[int(DType::Float64)] = winograd_weight<double>;
 }
 
 }  // namespace lamina::cpu
