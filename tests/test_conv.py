@@ -101,6 +101,11 @@ CONV2D_CASES = [
     ((2, 3, 6, 10), (4, 3, 3, 3), {"stride": 2, "padding": 2}),
     ((2, 3, 6, 11), (4, 3, 3, 3), {"stride": 2, "padding": (0, 3)}),
     ((1, 2, 5, 2), (3, 2, 1, 2), {"stride": (1, 2)}),
+    # rows split by vectors of pairs and a tail (odd and even left padding), phase planes of a
+    # row stride 3
+    ((1, 3, 9, 45), (4, 3, 3, 3), {"stride": 2, "padding": 1}),
+    ((1, 2, 7, 64), (3, 2, 3, 3), {"stride": 2}),
+    ((1, 2, 11, 40), (3, 2, 3, 3), {"stride": (3, 2), "padding": (2, 1)}),
     # rows of 12 or 13 pixels with up to 32 filters turn the direct kernel's tile around (pixels
     # broadcast, filters in vectors) on every kernel path: whole and partial filter blocks, rows
     # shorter than a tile, a strided case over phase planes, groups
@@ -132,12 +137,13 @@ def test_conv2d_matches_reference(isa, rng, xs, ws, opts, bias):
 
 
 @pytest.mark.parametrize("xs,ws,opts", [((2, 90, 7, 11), (9, 90, 3, 3), {"padding": 1}),
-                                         ((1, 5, 9, 30), (4, 5, 2, 3), {"dilation": (1, 2)})])
+                                         ((1, 5, 9, 30), (4, 5, 2, 3), {"dilation": (1, 2)}),
+                                         ((1, 5, 9, 37), (4, 5, 3, 3), {"stride": 2, "padding": 1})])
 def test_conv2d_float64_direct(isa, rng, xs, ws, opts):
     x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
     out = F.conv2d(lamina.tensor(x), lamina.tensor(w), lamina.tensor(b), **opts)
     dil = _pair(opts.get("dilation", 1))
-    ref = ref_conv2d(x, w, b, (1, 1), _pad4(opts.get("padding", 0), w, dil), dil, 1)
+    ref = ref_conv2d(x, w, b, _pair(opts.get("stride", 1)), _pad4(opts.get("padding", 0), w, dil), dil, 1)
     assert out.dtype == lamina.float64
     assert rel_err(out.numpy(), ref) < 1e-12
 

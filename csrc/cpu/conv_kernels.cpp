@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "cpu/gemm_tile.h"
@@ -90,6 +91,43 @@ void im2col_panels(const ConvGeom& g, const void* xv, int64_t p0, int64_t np, in
           zero_short(dst + n, nr - n);
         }
   }
+}
+
+// a[i] = s[2i], b[i] = s[2i + 1] over the n values at s: two vectors in, their even and odd
+// lanes out (the tail through a zero-filled copy).
+template <class T, std::size_t... I>
+inline void deinterleave(const T* s, int64_t n, T* a, T* b, std::index_sequence<I...>) {
+  using V = LanesT<T>;
+  constexpr int64_t L = kLanes<T>;
+  auto split = [&](const T* p, T* ea, T* ob, int64_t m) __attribute__((always_inline)) {
+    const V lo = load_lanes(p), hi = load_lanes(p + L);
+    const V even = __builtin_shufflevector(lo, hi, (2 * int(I))...), odd = __builtin_shufflevector(lo, hi, (2 * int(I) + 1)...);
+    if (m == 2 * L) {
+      store_lanes(ea, even);
+      store_lanes(ob, odd);
+    } else {
+      std::memcpy(ea, &even, sizeof(T) * size_t((m + 1) / 2));
+      std::memcpy(ob, &odd, sizeof(T) * size_t(m / 2));
+    }
+  };
+  int64_t i = 0;
+  for (; 2 * (i + L) <= n; i += L) split(s + 2 * i, a + i, b + i, 2 * L);
+  if (const int64_t m = n - 2 * i; m > 0) {
+    T buf[2 * L] = {};
+    std::memcpy(buf, s + 2 * i, sizeof(T) * size_t(m));
+    split(buf, a + i, b + i, m);
+  }
+}
+
+template <class T>
+void split_columns(const void* srcv, int64_t lds, int64_t W, int64_t rows, int64_t pl, void* evenv, void* oddv,
+                   int64_t ldd) {
+  const T* src = static_cast<const T*>(srcv);
+  // Columns 0, 2, 4, ... land in the phase of pl's parity, from (pl / 2) on; 1, 3, ... in the other.
+  T* first = static_cast<T*>(pl & 1 ? oddv : evenv) + pl / 2;
+  T* second = static_cast<T*>(pl & 1 ? evenv : oddv) + (pl + 1) / 2;
+  for (int64_t r = 0; r < rows; ++r)
+    deinterleave(src + r * lds, W, first + r * ldd, second + r * ldd, std::make_index_sequence<kLanes<T>>{});
 }
 
 template <class T>
@@ -479,6 +517,8 @@ void LAMINA_ISA_FN(register_conv, LAMINA_ISA)(Kernels& k) {
   k.col2im[int(DType::Float64)] = col2im<double>;
   k.im2col_panels[int(DType::Float32)] = im2col_panels<float>;
   k.im2col_panels[int(DType::Float64)] = im2col_panels<double>;
+  k.split_columns[int(DType::Float32)] = split_columns<float>;
+  k.split_columns[int(DType::Float64)] = split_columns<double>;
   k.conv_direct[int(DType::Float32)] = conv_direct<float>;
   k.conv_direct[int(DType::Float64)] = conv_direct<double>;
   k.conv_weight_direct[int(DType::Float32)] = conv_weight_direct<float>;

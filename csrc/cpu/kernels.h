@@ -229,6 +229,11 @@ using Col2imFn = void (*)(const ConvGeom&, const void* col, int64_t p0, int64_t 
 // an input with no padding (pt = pl = 0, every tap inside: the caller pads the planes) and, at
 // column strides above 1, rows split into phases, so each panel is plain row copies.
 using Im2colPanelsFn = void (*)(const ConvGeom&, const void* x, int64_t p0, int64_t np, int64_t nr, void* panels);
+// Rows of W values (lds apart) split by the parity of their padded column x + pl: value x of
+// row r to even[r * ldd + (x + pl) / 2] when x + pl is even, else to odd[r * ldd + (x + pl) / 2]
+// (the column phases of a stride-2 convolution's padded planes). Padding is left untouched.
+using SplitColumnsFn = void (*)(const void* src, int64_t lds, int64_t W, int64_t rows, int64_t pl, void* even,
+                                void* odd, int64_t ldd);
 // Direct convolution (no patch copies): over planes already padded (geom has no padding left;
 // H x W = the padded plane), output rows [oy0, oy1) for the packed weight rows
 // [m0, m1) (GemmArgs::Apacked layout, K = C * KH * KW, m0 a multiple of MR). Tiles of NR
@@ -358,6 +363,7 @@ struct Kernels {
   RnnStep rnn_backward[int(RnnMode::Count)][kNumDTypes] = {};
   Col2imFn col2im[kNumDTypes] = {};
   Im2colPanelsFn im2col_panels[kNumDTypes] = {};
+  SplitColumnsFn split_columns[kNumDTypes] = {};
   DirectConvFn conv_direct[kNumDTypes] = {};
   DirectWeightFn conv_weight_direct[kNumDTypes] = {};
   ChannelsLastFn channels_last[kNumDTypes] = {};

@@ -207,22 +207,6 @@ PaddedGeom padded_geom(const Plan& p) {
   return r;
 }
 
-// Input row s (W values after pl zero columns) split by the parity of the padded column x: to
-// even[x / 2] or odd[x / 2], pairs of columns at a time (a leading odd one first).
-template <class T>
-void split_columns2(const T* s, int64_t W, int64_t pl, T* even, T* odd) {
-  int64_t c = 0;
-  if ((pl & 1) && W > 0) odd[pl / 2] = s[c++];
-  T* d0 = even + (c + pl) / 2;
-  T* d1 = odd + (c + pl) / 2;
-  const int64_t pairs = (W - c) / 2;
-  for (int64_t i = 0; i < pairs; ++i) {
-    d0[i] = s[c + 2 * i];
-    d1[i] = s[c + 2 * i + 1];
-  }
-  if ((W - c) & 1) d0[pairs] = s[W - 1];
-}
-
 // Requests the row at s + HW (the same row of the next plane) while row s is copied: planes of
 // a few KiB are a page or two each, and the hardware prefetchers stop at page boundaries.
 template <class T>
@@ -231,20 +215,21 @@ inline void fetch_next_plane_row(const T* s, int64_t HW, int64_t W) {
   for (int64_t b = 0; b < W * int64_t(sizeof(T)); b += 64) __builtin_prefetch(q + b, 0, 1);
 }
 
-// One plane (H x W) into its padded copy (r.H x r.W), writing every element once; with
-// r.phase, each padded row split into its r.sw column phases (ConvGeom::phase).
+// One plane (H x W) into its padded copy (r.H x r.W); with r.phase, each padded row split into
+// its r.sw column phases (ConvGeom::phase).
 template <class T>
 void pad_plane(const cpu::ConvGeom& g, const cpu::ConvGeom& r, const T* src, T* dst) {
+  if (r.phase && r.sw == 2) {  // the common stride: whole rows through the vector kernel
+    std::memset(dst, 0, size_t(r.H * r.W) * sizeof(T));
+    T* row = dst + g.pt * r.W;
+    cpu::kernels().split_columns[int(dtype_of<T>())](src, g.W, g.W, g.H, g.pl, row, row + r.phase, r.W);
+    return;
+  }
   std::memset(dst, 0, size_t(g.pt * r.W) * sizeof(T));
   for (int64_t y = 0; y < g.H; ++y) {
     T* row = dst + (y + g.pt) * r.W;
     const T* s = src + y * g.W;
     fetch_next_plane_row(s, g.H * g.W, g.W);
-    if (r.phase && r.sw == 2) {  // the common stride in one pass
-      std::memset(row, 0, size_t(r.W) * sizeof(T));
-      split_columns2(s, g.W, g.pl, row, row + r.phase);
-      continue;
-    }
     if (r.phase) {
       for (int64_t ph = 0; ph < r.sw; ++ph) {
         // Phase elements i read column i * sw + ph - pl: inside the row for i in [lo, hi).
@@ -271,18 +256,24 @@ template <class T>
 void pad_phases(const cpu::ConvGeom& g, int64_t Hph, int64_t Wph, const T* src, T* dst) {
   const int64_t sh = g.sh, sw = g.sw, sub = Hph * Wph;
   std::memset(dst, 0, size_t(sh * sw * sub) * sizeof(T));
+  if (sw == 2) {  // per row phase, its input rows (sh apart) through the vector kernel
+    const auto split = cpu::kernels().split_columns[int(dtype_of<T>())];
+    for (int64_t py = 0; py < sh; ++py) {
+      const int64_t y0 = ((py - g.pt) % sh + sh) % sh;
+      if (y0 >= g.H) continue;
+      T* even = dst + py * sw * sub + (y0 + g.pt) / sh * Wph;
+      split(src + y0 * g.W, sh * g.W, g.W, (g.H - y0 + sh - 1) / sh, g.pl, even, even + sub, Wph);
+    }
+    return;
+  }
   for (int64_t y = 0; y < g.H; ++y) {
     const int64_t yp = y + g.pt;
     T* rows = dst + yp % sh * sw * sub + yp / sh * Wph;  // phase (yp % sh, 0), its row yp / sh
     const T* s = src + y * g.W;
     fetch_next_plane_row(s, g.H * g.W, g.W);
-    if (sw == 2) {
-      split_columns2(s, g.W, g.pl, rows, rows + sub);
-    } else {
-      for (int64_t x = 0; x < g.W; ++x) {
-        const int64_t xp = x + g.pl;
-        rows[xp % sw * sub + xp / sw] = s[x];
-      }
+    for (int64_t x = 0; x < g.W; ++x) {
+      const int64_t xp = x + g.pl;
+      rows[xp % sw * sub + xp / sw] = s[x];
     }
   }
 }
