@@ -328,6 +328,21 @@ void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, i
   T* y = static_cast<T*>(a.y);
   const int64_t* o = off.data();
   alignas(64) T buf[MR * NR];
+  // The next item's input (DirectConvArgs::prefetch) in shares of `fetch_rows` rows of NR values,
+  // one share requested during each tile's K loop (tile_product's `next`, ldc = NR: two lines a
+  // row), so the whole of it arrives while this item's tiles compute.
+  const T* fetch = a.prefetch ? reinterpret_cast<const T*>(reinterpret_cast<uintptr_t>(a.prefetch) & ~uintptr_t(63)) : nullptr;
+  const T* const fetch_end = fetch ? static_cast<const T*>(a.prefetch) + a.prefetch_elements : nullptr;
+  int64_t fetch_rows = 0;
+  auto plan_fetch = [&](int64_t tiles, int64_t kn) {  // a K loop fetches at most kn / 2 rows
+    if (fetch) fetch_rows = std::min(kn / 2, ((fetch_end - fetch) / NR + tiles) / std::max<int64_t>(tiles, 1) + 1);
+  };
+  auto next_fetch = [&]() -> const T* {
+    if (!fetch || fetch >= fetch_end) return nullptr;
+    const T* f = fetch;
+    fetch += fetch_rows * NR;
+    return f;
+  };
   // The tile of wide pixels [q, q + nr) (nr <= NR) for weight rows [m, m + mr) over taps
   // [k0, k0 + kn): computed, then its valid pixels (column < OW, row < oy1) written (plus the
   // bias) or added, row segment by row segment.
@@ -337,7 +352,8 @@ void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, i
     const int64_t* ok = o + k0;
     const T* wq = w + m * K + k0 * MR;
     tile_product<T, false>(
-        mr, nr, kn, [wq](int64_t k) { return wq + k * S::MR; }, [xq, ok](int64_t k) { return xq + ok[k]; }, acc);
+        mr, nr, kn, [wq](int64_t k) { return wq + k * S::MR; }, [xq, ok](int64_t k) { return xq + ok[k]; }, acc,
+        next_fetch(), NR, fetch_rows);
     spill_tile<T>(acc, buf);
     for (int64_t s = q, e = q + nr; s < e;) {
       const int64_t oy = s / Wp, ox = s % Wp, seg = std::min(e, (oy + 1) * Wp);
@@ -359,6 +375,7 @@ void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, i
   if (a.pixel_rows) {
     // Tiles of MR pixels of one output row x NR output channels over the whole K: the input
     // row segment is the broadcast operand (one offset per tap), the weight panel streams.
+    plan_fetch((m1 - m0 + NR - 1) / NR * (oy1 - oy0) * ((g.OW + MR - 1) / MR), K);
     for (int64_t m = m0; m < m1; m += NR) {
       const int64_t nr = std::min<int64_t>(NR, m1 - m);
       const T* wp = w + m * K;
@@ -368,7 +385,8 @@ void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, i
           typename S::V acc[MR][NV];
           const T* xq = x + oy * Wp + ox;
           tile_product<T, false>(
-              mr, nr, K, [xq, o](int64_t k) { return xq + o[k]; }, [wp](int64_t k) { return wp + k * S::NR; }, acc);
+              mr, nr, K, [xq, o](int64_t k) { return xq + o[k]; }, [wp](int64_t k) { return wp + k * S::NR; }, acc,
+              next_fetch(), NR, fetch_rows);
           spill_tile<T>(acc, buf);
           for (int64_t j = 0; j < nr; ++j) {
             T* dst = y + (m + j) * P + oy * g.OW + ox;
@@ -399,7 +417,7 @@ void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, i
       const T* wq = w + m * K + k0 * MR;
       tile_product<T, false>(
           mr, nv * L, kn, [wq](int64_t k) { return wq + k * S::MR; }, [xq, ok](int64_t k) { return xq + ok[k]; }, acc,
-          nullptr, 0, 0, nv > 1 ? q[1] - q[0] : L);
+          next_fetch(), NR, fetch_rows, nv > 1 ? q[1] - q[0] : L);
       for (int64_t i = 0; i < mr; ++i)
         for (int j = 0; j < nv; ++j) {
           T* dst = y + (m + i) * P + out[j];
@@ -410,6 +428,11 @@ void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, i
   // Taps in slices of whole channels, so that a slice of the weight panel and the input rows
   // it reads stay in L1 while the tiles sweep the band.
   const int64_t taps = g.KH * g.KW, slices = (g.C + a.channels_per_slice - 1) / std::max<int64_t>(1, a.channels_per_slice);
+  const int64_t q0 = oy0 * Wp, q1 = (oy1 - 1) * Wp + g.OW,
+                row_tiles = a.row_vectors ? (nvec + NV - 1) / NV
+                            : a.wide      ? (q1 - q0 + NR - 1) / NR
+                                          : (oy1 - oy0) * ((g.OW + NR - 1) / NR);
+  plan_fetch((m1 - m0 + MR - 1) / MR * slices * row_tiles, g.C / slices * taps);
   for (int64_t m = m0; m < m1; m += MR) {
     const int64_t mr = std::min<int64_t>(MR, m1 - m);
     for (int64_t sl = 0; sl < slices; ++sl) {
@@ -417,8 +440,7 @@ void conv_direct(const DirectConvArgs& a, int64_t m0, int64_t m1, int64_t oy0, i
       if (a.row_vectors) {
         vectors(m, mr, k0, kn, sl > 0);
       } else if (a.wide) {
-        for (int64_t q = oy0 * Wp, qe = (oy1 - 1) * Wp + g.OW; q < qe; q += NR)
-          tile(m, mr, q, std::min<int64_t>(NR, qe - q), k0, kn, sl > 0);
+        for (int64_t q = q0; q < q1; q += NR) tile(m, mr, q, std::min<int64_t>(NR, q1 - q), k0, kn, sl > 0);
       } else {
         for (int64_t oy = oy0; oy < oy1; ++oy)
           for (int64_t ox = 0; ox < g.OW; ox += NR) tile(m, mr, oy * Wp + ox, std::min<int64_t>(NR, g.OW - ox), k0, kn, sl > 0);

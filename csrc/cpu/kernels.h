@@ -264,6 +264,10 @@ struct DirectConvArgs {
   bool wide = true;
   bool row_vectors = false;  // OW a multiple of the vector width: tiles of whole row vectors
   int64_t channels_per_slice = 1;  // taps are summed in slices of this many input channels
+  // The input the caller's next item reads (its raw planes, prefetch_elements values), fetched
+  // into the cache while this item computes; may be null.
+  const void* prefetch = nullptr;
+  int64_t prefetch_elements = 0;
 };
 using DirectConvFn = void (*)(const DirectConvArgs&, int64_t m0, int64_t m1, int64_t oy0, int64_t oy1);
 // Direct weight gradient of one image and group (no patch copies): for every tap t, rows o in

@@ -403,6 +403,12 @@ void forward_direct(const Plan& p, const T* x, const Pack& pack_weight, const T*
       ai.w = wp.data() + gi * wstride;
       ai.bias = bias ? bias + gi * p.Og : nullptr;
       ai.y = y + (n * p.O + gi * p.Og) * p.P;
+      // This thread's next item, when it pads new planes: their source comes in meanwhile.
+      if (const int64_t n2 = (it + 1) / (msplit * bands * p.G), g2 = (it + 1) / (msplit * bands) % p.G;
+          it + 1 < hi && (n2 != n || g2 != gi)) {
+        ai.prefetch = x + (n2 * p.C + g2 * p.Cg) * p.H * p.W;
+        ai.prefetch_elements = p.Cg * p.H * p.W;
+      }
       fn(ai, mblocks * mi / msplit * mstep, std::min(p.Og, mblocks * (mi + 1) / msplit * mstep), b * band,
          std::min(p.OH, (b + 1) * band));
     }
