@@ -254,6 +254,26 @@ def test_matmul_threads_across_k_slices(isa, dtype):
         lamina.set_num_threads(prev)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_matmul_wide_b_in_several_slices(isa, dtype, threads):
+    """B wider than one packed slice of B (about 16 MiB of it: 8192-16384 float32 columns at the
+    slice depths the cache sizes give), with two K slices, a fringe of columns, row counts that
+    split the rows between the threads (60) or B's columns (9), B row-major and transposed."""
+    prev = lamina.get_num_threads()
+    lamina.set_num_threads(threads)
+    try:
+        rng = np.random.default_rng(20011)
+        n = 20011 if dtype == "float32" else 10007
+        for m in (9, 60):
+            a, b = values(rng, (m, 600), dtype), values(rng, (600, n), dtype)
+            for tb in (lt(b, LDT[dtype]), lt(np.ascontiguousarray(b.T), LDT[dtype]).T):
+                poison((m, n))
+                check_mm(lt(a, LDT[dtype]) @ tb, a, b, dtype)
+    finally:
+        lamina.set_num_threads(prev)
+
+
 _BATCH_CHILD = textwrap.dedent("""
     import sys
     import numpy as np

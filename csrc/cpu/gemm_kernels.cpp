@@ -3,11 +3,11 @@
 //   C (M x N, row stride ldc) = A (M x K, strides rsa/csa) * B (K x N, strides rsb/csb)
 //                               [+ bias per column] [-> activation]
 //
-// Blocking: for each KC-deep slice of K and each chunk of at most MC rows, A's rows are packed
-// into MR-high micro-panels; then for each NC-wide column block of B, the KC x NC block is
-// packed into NR-wide micro-panels (it stays in L2), and the micro-kernel multiplies A
-// micro-panels by B micro-panels, the MR x NR tile of C held in registers for the whole KC
-// loop. One of the two micro-panels stays in L1 while the other kind streams past it from L2:
+// Blocking: for each KC-deep slice of K, B's columns are packed into NR-wide micro-panels
+// (all of them, or as many as about 16 MiB holds); then for each chunk of at most MC rows,
+// A's rows are packed into MR-high micro-panels, and for each NC-wide column block of the
+// packed B (which stays in L2 while it is used) the micro-kernel multiplies A micro-panels by
+// B micro-panels, the MR x NR tile of C held in registers for the whole KC loop. One of the two micro-panels stays in L1 while the other kind streams past it from L2:
 // a B micro-panel (NR values per k) where it fits in L1 beside an A one, else an A micro-panel
 // (MR values per k; a full-depth B micro-panel would fill L1 on its own). Packing reads A and
 // B through their strides, so transposed or sliced operands cost nothing extra. MC/KC/NC come
@@ -225,12 +225,19 @@ void gemm_packed(const GemmArgs& g) {
                 chunk = (tiles + chunks - 1) / chunks;
   const T* const aprepacked = reinterpret_cast<const T*>(g.Apacked);
   const T* const bprepacked = reinterpret_cast<const T*>(g.Bpacked);
-  // Shared by the team: the chunk's rows of A for one K slice, and one KC x NC block of B.
+  // B is packed a K slice at a time for up to nsb columns (whole NC blocks) by the whole team,
+  // before any row chunk uses it: the threads then meet twice per K slice rather than twice
+  // per NC block, and B is packed once per slice however many row chunks there are. The
+  // packed columns bound that buffer to about kBSliceBytes.
+  constexpr int64_t kBSliceBytes = int64_t(16) << 20;
+  const int64_t nsb = std::min((N + NR - 1) / NR * NR, std::max(nc, kBSliceBytes / (kc * int64_t(sizeof(T))) / nc * nc));
+  // Shared by the team: the chunk's rows of A for one K slice, and nsb columns of B.
   T* const apack = aprepacked ? nullptr : scratch<T>(ScratchSlot::GemmA, chunk * MR * kc);
-  T* const bpack = bprepacked ? nullptr : scratch<T>(ScratchSlot::GemmB, std::min(nc, (N + NR - 1) / NR * NR) * kc);
+  T* const bpack = bprepacked ? nullptr : scratch<T>(ScratchSlot::GemmB, nsb * kc);
   // The tiles' loops: each B micro-panel (NR values per k) kept in L1 across the A micro-panels
   // (MR values per k) streaming from L2 where the two fit in L1 together, which moves the
-  // fewest bytes from L2; else, an A micro-panel kept in L1 across the B micro-panels.
+  // fewest bytes from L2; else, an A micro-panel kept in L1 across the B micro-panels of one
+  // NC block (which stays in L2).
   const bool b_outer = kc * (MR + NR) * int64_t(sizeof(T)) <= cpu_info().l1d;
   parallel_team([&](int t, int nt) {
     auto share = [&](int64_t lo, int64_t hi) {
@@ -239,64 +246,71 @@ void gemm_packed(const GemmArgs& g) {
     for (int64_t pc = 0; pc < K; pc += kc) {
       const int64_t kcur = std::min(kc, K - pc);
       const bool add = pc > 0 || g.accumulate, last = pc + kcur >= K;
-      for (int64_t ic = 0; ic < tiles; ic += chunk) {
-        const int64_t ic_end = std::min(tiles, ic + chunk);
-        // With enough rows, each thread takes an equal share of the chunk's A micro-panels
-        // (packing them itself) and sweeps every B micro-panel with each; otherwise the threads
-        // split B's.
-        const bool split_rows = ic_end - ic >= 2 * int64_t(nt);
-        const auto [p0, p1] = split_rows ? share(ic, ic_end) : std::pair<int64_t, int64_t>(ic, ic_end);
-        // A thread's own panels (split rows) start where they would for a full KC slice, so that
-        // packing the next slice (shallower panels) never reaches another thread's current ones.
-        T* const own = apack ? apack + (split_rows ? (p0 - ic) * MR * kc : 0) : nullptr;
-        const int64_t own_row = split_rows ? p0 * MR : ic * MR;
-        if (!aprepacked) {
-          if (!split_rows) team_barrier(nt);  // every thread is done with the previous panels
-          const auto [q0, q1] = split_rows ? std::pair<int64_t, int64_t>(p0, p1) : share(ic, ic_end);
+      for (int64_t jb = 0; jb < N; jb += nsb) {
+        const int64_t nbcur = std::min(nsb, N - jb);
+        if (!bprepacked) {
+          team_barrier(nt);  // every thread is done with the previous slice of B
+          const auto [q0, q1] = share(0, (nbcur + NR - 1) / NR);
           if (q0 < q1)
-            pack_a(A + q0 * MR * g.rsa + pc * g.csa, g.rsa, g.csa, std::min(M, q1 * MR) - q0 * MR, kcur,
-                   own + (q0 * MR - own_row) * kcur);
-          if (!split_rows) team_barrier(nt);
+            pack_b_panels(B + pc * g.rsb + (jb + q0 * NR) * g.csb, g.rsb, g.csb, kcur, std::min(nbcur, q1 * NR) - q0 * NR,
+                          bpack + q0 * NR * kcur);
+          team_barrier(nt);
         }
-        // The A micro-panel of this K slice holding row ir: packed above, or in the prepacked A.
-        auto a_panel = [&](int64_t ir) { return aprepacked ? aprepacked + ir * K + pc * MR : own + (ir - own_row) * kcur; };
-        const int64_t r0 = p0 * MR, r1 = std::min(M, p1 * MR);
-        for (int64_t jc = 0; jc < N; jc += nc) {
-          const int64_t ncur = std::min(nc, N - jc), n_jr = (ncur + NR - 1) / NR;
-          if (!bprepacked) {
-            team_barrier(nt);  // every thread is done with the previous block of B
-            const auto [q0, q1] = share(0, n_jr);
+        // B micro-panel jr (from column jc on) of this K slice: packed above, or in the prepacked B.
+        auto b_panel = [&](int64_t jc, int64_t jr) {
+          return bprepacked ? bprepacked + (jc / NR + jr) * NR * K + pc * NR : bpack + ((jc - jb) / NR + jr) * NR * kcur;
+        };
+        for (int64_t ic = 0; ic < tiles; ic += chunk) {
+          const int64_t ic_end = std::min(tiles, ic + chunk);
+          // With enough rows, each thread takes an equal share of the chunk's A micro-panels
+          // (packing them itself) and sweeps every B micro-panel with each; otherwise the
+          // threads split B's.
+          const bool split_rows = ic_end - ic >= 2 * int64_t(nt);
+          const auto [p0, p1] = split_rows ? share(ic, ic_end) : std::pair<int64_t, int64_t>(ic, ic_end);
+          // A thread's own panels (split rows) start where they would for a full KC slice, so
+          // that packing the next slice (shallower panels) never reaches another thread's
+          // current ones.
+          T* const own = apack ? apack + (split_rows ? (p0 - ic) * MR * kc : 0) : nullptr;
+          const int64_t own_row = split_rows ? p0 * MR : ic * MR;
+          if (!aprepacked) {
+            if (!split_rows) team_barrier(nt);  // every thread is done with the previous panels
+            const auto [q0, q1] = split_rows ? std::pair<int64_t, int64_t>(p0, p1) : share(ic, ic_end);
             if (q0 < q1)
-              pack_b_panels(B + pc * g.rsb + (jc + q0 * NR) * g.csb, g.rsb, g.csb, kcur, std::min(ncur, q1 * NR) - q0 * NR,
-                            bpack + q0 * NR * kcur);
-            team_barrier(nt);
+              pack_a(A + q0 * MR * g.rsa + pc * g.csa, g.rsa, g.csa, std::min(M, q1 * MR) - q0 * MR, kcur,
+                     own + (q0 * MR - own_row) * kcur);
+            if (!split_rows) team_barrier(nt);
           }
-          auto b_panel = [&](int64_t jr) { return bprepacked ? bprepacked + (jc / NR + jr) * NR * K + pc * NR : bpack + jr * NR * kcur; };
-          const auto [j0, j1] = split_rows ? std::pair<int64_t, int64_t>(0, n_jr) : share(0, n_jr);
-          auto tile = [&](int64_t ir, int64_t jr, const T* next, int64_t next_rows) {
-            const int64_t mr = std::min<int64_t>(MR, r1 - ir), nr = std::min<int64_t>(NR, ncur - jr * NR);
-            T* c = C + ir * g.ldc + jc + jr * NR;
-            micro_kernel<T>(kcur, a_panel(ir), b_panel(jr), c, g.ldc, add, mr, nr, next, next_rows,
-                            last && bias ? bias + jc + jr * NR : nullptr, last && row_bias ? row_bias + ir : nullptr);
-            if (last && g.act) epilogue<T>(c, g.ldc, mr, nr, nullptr, nullptr, g.act);
-          };
-          // Each tile is passed the address of the one computed next, whose lines it fetches.
-          if (b_outer) {
-            for (int64_t jr = j0; jr < j1; ++jr)
-              for (int64_t ir = r0; ir < r1; ir += MR) {
-                const T* c = C + ir * g.ldc + jc + jr * NR;
-                const bool col_end = ir + MR >= r1;
-                tile(ir, jr, !col_end ? c + MR * g.ldc : jr + 1 < j1 ? C + r0 * g.ldc + jc + (jr + 1) * NR : nullptr,
-                     std::min<int64_t>(MR, !col_end ? r1 - ir - MR : r1 - r0));
-              }
-          } else {
-            for (int64_t ir = r0; ir < r1; ir += MR)
-              for (int64_t jr = j0; jr < j1; ++jr) {
-                const T* c = C + ir * g.ldc + jc + jr * NR;
-                const bool row_end = jr + 1 == j1;
-                tile(ir, jr, !row_end ? c + NR : ir + MR < r1 ? C + (ir + MR) * g.ldc + jc + j0 * NR : nullptr,
-                     !row_end ? std::min<int64_t>(MR, r1 - ir) : std::min<int64_t>(MR, r1 - ir - MR));
-              }
+          // The A micro-panel of this K slice holding row ir: packed above, or in the prepacked A.
+          auto a_panel = [&](int64_t ir) { return aprepacked ? aprepacked + ir * K + pc * MR : own + (ir - own_row) * kcur; };
+          const int64_t r0 = p0 * MR, r1 = std::min(M, p1 * MR);
+          for (int64_t jc = jb; jc < jb + nbcur; jc += nc) {
+            const int64_t ncur = std::min(nc, jb + nbcur - jc), n_jr = (ncur + NR - 1) / NR;
+            const auto [j0, j1] = split_rows ? std::pair<int64_t, int64_t>(0, n_jr) : share(0, n_jr);
+            auto tile = [&](int64_t ir, int64_t jr, const T* next, int64_t next_rows) {
+              const int64_t mr = std::min<int64_t>(MR, r1 - ir), nr = std::min<int64_t>(NR, ncur - jr * NR);
+              T* c = C + ir * g.ldc + jc + jr * NR;
+              micro_kernel<T>(kcur, a_panel(ir), b_panel(jc, jr), c, g.ldc, add, mr, nr, next, next_rows,
+                              last && bias ? bias + jc + jr * NR : nullptr, last && row_bias ? row_bias + ir : nullptr);
+              if (last && g.act) epilogue<T>(c, g.ldc, mr, nr, nullptr, nullptr, g.act);
+            };
+            // Each tile is passed the address of the one computed next, whose lines it fetches.
+            if (b_outer) {
+              for (int64_t jr = j0; jr < j1; ++jr)
+                for (int64_t ir = r0; ir < r1; ir += MR) {
+                  const T* c = C + ir * g.ldc + jc + jr * NR;
+                  const bool col_end = ir + MR >= r1;
+                  tile(ir, jr, !col_end ? c + MR * g.ldc : jr + 1 < j1 ? C + r0 * g.ldc + jc + (jr + 1) * NR : nullptr,
+                       std::min<int64_t>(MR, !col_end ? r1 - ir - MR : r1 - r0));
+                }
+            } else {
+              for (int64_t ir = r0; ir < r1; ir += MR)
+                for (int64_t jr = j0; jr < j1; ++jr) {
+                  const T* c = C + ir * g.ldc + jc + jr * NR;
+                  const bool row_end = jr + 1 == j1;
+                  tile(ir, jr, !row_end ? c + NR : ir + MR < r1 ? C + (ir + MR) * g.ldc + jc + j0 * NR : nullptr,
+                       !row_end ? std::min<int64_t>(MR, r1 - ir) : std::min<int64_t>(MR, r1 - ir - MR));
+                }
+            }
           }
         }
       }
