@@ -257,9 +257,10 @@ def test_matmul_threads_across_k_slices(isa, dtype):
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_matmul_wide_b_in_several_slices(isa, dtype, threads):
-    """B wider than one packed slice of B (about 16 MiB of it: 8192-16384 float32 columns at the
-    slice depths the cache sizes give), with two K slices, a fringe of columns, row counts that
-    split the rows between the threads (60) or B's columns (9), B row-major and transposed."""
+    """B wider than one packed block of B (about 8 MiB: 4096-5600 float32 columns at the slice
+    depths the cache sizes give), so that the blocks of two K slices pass through both of the
+    two packing buffers in turn; a fringe of columns, row counts that split the rows between the
+    threads (60) or B's columns (9), B row-major and transposed."""
     prev = lamina.get_num_threads()
     lamina.set_num_threads(threads)
     try:

@@ -17,6 +17,7 @@
 //
 // Small or skinny products (few rows, or little work in total) skip packing: rows of C are
 // built as AXPYs over contiguous rows of B, or as dot products when B is stored transposed.
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -225,94 +226,113 @@ void gemm_packed(const GemmArgs& g) {
                 chunk = (tiles + chunks - 1) / chunks;
   const T* const aprepacked = reinterpret_cast<const T*>(g.Apacked);
   const T* const bprepacked = reinterpret_cast<const T*>(g.Bpacked);
-  // B is packed a K slice at a time for up to nsb columns (whole NC blocks) by the whole team,
-  // before any row chunk uses it: the threads then meet twice per K slice rather than twice
-  // per NC block, and B is packed once per slice however many row chunks there are. The
-  // packed columns bound that buffer to about kBSliceBytes.
-  constexpr int64_t kBSliceBytes = int64_t(16) << 20;
-  const int64_t nsb = std::min((N + NR - 1) / NR * NR, std::max(nc, kBSliceBytes / (kc * int64_t(sizeof(T))) / nc * nc));
-  // Shared by the team: the chunk's rows of A for one K slice, and nsb columns of B.
+  // B is packed in blocks of one K slice by up to nsb columns (whole NC blocks), each by the
+  // whole team before any row chunk uses it, and once however many row chunks there are.
+  // Blocks alternate between two buffers, so the threads meet once per block: a thread done
+  // with block b packs its part of block b + 1 into the other buffer (which every thread left
+  // before the last meeting), taking groups of micro-panels from a shared counter, so that a
+  // thread that finishes early packs more while the other is still computing.
+  constexpr int64_t kBBlockBytes = int64_t(8) << 20, kGroup = 4;
+  const int64_t n_pad = (N + NR - 1) / NR * NR;
+  const int64_t nsb = bprepacked ? n_pad : std::min(n_pad, std::max(nc, kBBlockBytes / (kc * int64_t(sizeof(T))) / nc * nc));
+  // Shared by the team: the chunk's rows of A for one K slice, and two blocks of B.
   T* const apack = aprepacked ? nullptr : scratch<T>(ScratchSlot::GemmA, chunk * MR * kc);
-  T* const bpack = bprepacked ? nullptr : scratch<T>(ScratchSlot::GemmB, nsb * kc);
+  T* const bpack = bprepacked ? nullptr : scratch<T>(ScratchSlot::GemmB, 2 * nsb * kc);
+  std::atomic<int64_t> groups_taken{0};  // micro-panel groups handed out, over all blocks
   // The tiles' loops: each B micro-panel (NR values per k) kept in L1 across the A micro-panels
   // (MR values per k) streaming from L2 where the two fit in L1 together, which moves the
   // fewest bytes from L2; else, an A micro-panel kept in L1 across the B micro-panels of one
   // NC block (which stays in L2).
   const bool b_outer = kc * (MR + NR) * int64_t(sizeof(T)) <= cpu_info().l1d;
+  const int64_t n_jb = (N + nsb - 1) / nsb, blocks = (K + kc - 1) / kc * n_jb;
   parallel_team([&](int t, int nt) {
     auto share = [&](int64_t lo, int64_t hi) {
       return std::pair<int64_t, int64_t>(lo + (hi - lo) * t / nt, lo + (hi - lo) * (t + 1) / nt);
     };
-    for (int64_t pc = 0; pc < K; pc += kc) {
-      const int64_t kcur = std::min(kc, K - pc);
+    // Block b of B: K slice b / n_jb, columns from (b % n_jb) * nsb, in buffer b % 2.
+    int64_t groups_before = 0;  // groups of the blocks before the one being packed
+    auto pack_block = [&](int64_t b) {
+      const int64_t pc = b / n_jb * kc, jb = b % n_jb * nsb, kcur = std::min(kc, K - pc), nbcur = std::min(nsb, N - jb);
+      const int64_t panels = (nbcur + NR - 1) / NR, end = groups_before + (panels + kGroup - 1) / kGroup;
+      T* const dst = bpack + (b % 2) * nsb * kc;
+      for (int64_t i = groups_taken.load(std::memory_order_relaxed); i < end;) {
+        if (!groups_taken.compare_exchange_weak(i, i + 1, std::memory_order_relaxed)) continue;
+        const int64_t q0 = (i - groups_before) * kGroup, q1 = std::min(panels, q0 + kGroup);
+        pack_b_panels(B + pc * g.rsb + (jb + q0 * NR) * g.csb, g.rsb, g.csb, kcur, std::min(nbcur, q1 * NR) - q0 * NR,
+                      dst + q0 * NR * kcur);
+        i = groups_taken.load(std::memory_order_relaxed);
+      }
+      groups_before = end;
+    };
+    if (!bprepacked) {
+      pack_block(0);
+      team_barrier(nt);
+    }
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      const int64_t pc = blk / n_jb * kc, jb = blk % n_jb * nsb;
+      const int64_t kcur = std::min(kc, K - pc), nbcur = std::min(nsb, N - jb);
       const bool add = pc > 0 || g.accumulate, last = pc + kcur >= K;
-      for (int64_t jb = 0; jb < N; jb += nsb) {
-        const int64_t nbcur = std::min(nsb, N - jb);
-        if (!bprepacked) {
-          team_barrier(nt);  // every thread is done with the previous slice of B
-          const auto [q0, q1] = share(0, (nbcur + NR - 1) / NR);
+      // B micro-panel jr (from column jc on) of this K slice: packed, or in the prepacked B.
+      const T* const bblock = bpack ? bpack + (blk % 2) * nsb * kc : nullptr;
+      auto b_panel = [&](int64_t jc, int64_t jr) {
+        return bprepacked ? bprepacked + (jc / NR + jr) * NR * K + pc * NR : bblock + ((jc - jb) / NR + jr) * NR * kcur;
+      };
+      for (int64_t ic = 0; ic < tiles; ic += chunk) {
+        const int64_t ic_end = std::min(tiles, ic + chunk);
+        // With enough rows, each thread takes an equal share of the chunk's A micro-panels
+        // (packing them itself) and sweeps every B micro-panel with each; otherwise the
+        // threads split B's.
+        const bool split_rows = ic_end - ic >= 2 * int64_t(nt);
+        const auto [p0, p1] = split_rows ? share(ic, ic_end) : std::pair<int64_t, int64_t>(ic, ic_end);
+        // A thread's own panels (split rows) start where they would for a full KC slice, so
+        // that packing the next slice (shallower panels) never reaches another thread's
+        // current ones.
+        T* const own = apack ? apack + (split_rows ? (p0 - ic) * MR * kc : 0) : nullptr;
+        const int64_t own_row = split_rows ? p0 * MR : ic * MR;
+        if (!aprepacked) {
+          if (!split_rows) team_barrier(nt);  // every thread is done with the previous panels
+          const auto [q0, q1] = split_rows ? std::pair<int64_t, int64_t>(p0, p1) : share(ic, ic_end);
           if (q0 < q1)
-            pack_b_panels(B + pc * g.rsb + (jb + q0 * NR) * g.csb, g.rsb, g.csb, kcur, std::min(nbcur, q1 * NR) - q0 * NR,
-                          bpack + q0 * NR * kcur);
-          team_barrier(nt);
+            pack_a(A + q0 * MR * g.rsa + pc * g.csa, g.rsa, g.csa, std::min(M, q1 * MR) - q0 * MR, kcur,
+                   own + (q0 * MR - own_row) * kcur);
+          if (!split_rows) team_barrier(nt);
         }
-        // B micro-panel jr (from column jc on) of this K slice: packed above, or in the prepacked B.
-        auto b_panel = [&](int64_t jc, int64_t jr) {
-          return bprepacked ? bprepacked + (jc / NR + jr) * NR * K + pc * NR : bpack + ((jc - jb) / NR + jr) * NR * kcur;
-        };
-        for (int64_t ic = 0; ic < tiles; ic += chunk) {
-          const int64_t ic_end = std::min(tiles, ic + chunk);
-          // With enough rows, each thread takes an equal share of the chunk's A micro-panels
-          // (packing them itself) and sweeps every B micro-panel with each; otherwise the
-          // threads split B's.
-          const bool split_rows = ic_end - ic >= 2 * int64_t(nt);
-          const auto [p0, p1] = split_rows ? share(ic, ic_end) : std::pair<int64_t, int64_t>(ic, ic_end);
-          // A thread's own panels (split rows) start where they would for a full KC slice, so
-          // that packing the next slice (shallower panels) never reaches another thread's
-          // current ones.
-          T* const own = apack ? apack + (split_rows ? (p0 - ic) * MR * kc : 0) : nullptr;
-          const int64_t own_row = split_rows ? p0 * MR : ic * MR;
-          if (!aprepacked) {
-            if (!split_rows) team_barrier(nt);  // every thread is done with the previous panels
-            const auto [q0, q1] = split_rows ? std::pair<int64_t, int64_t>(p0, p1) : share(ic, ic_end);
-            if (q0 < q1)
-              pack_a(A + q0 * MR * g.rsa + pc * g.csa, g.rsa, g.csa, std::min(M, q1 * MR) - q0 * MR, kcur,
-                     own + (q0 * MR - own_row) * kcur);
-            if (!split_rows) team_barrier(nt);
-          }
-          // The A micro-panel of this K slice holding row ir: packed above, or in the prepacked A.
-          auto a_panel = [&](int64_t ir) { return aprepacked ? aprepacked + ir * K + pc * MR : own + (ir - own_row) * kcur; };
-          const int64_t r0 = p0 * MR, r1 = std::min(M, p1 * MR);
-          for (int64_t jc = jb; jc < jb + nbcur; jc += nc) {
-            const int64_t ncur = std::min(nc, jb + nbcur - jc), n_jr = (ncur + NR - 1) / NR;
-            const auto [j0, j1] = split_rows ? std::pair<int64_t, int64_t>(0, n_jr) : share(0, n_jr);
-            auto tile = [&](int64_t ir, int64_t jr, const T* next, int64_t next_rows) {
-              const int64_t mr = std::min<int64_t>(MR, r1 - ir), nr = std::min<int64_t>(NR, ncur - jr * NR);
-              T* c = C + ir * g.ldc + jc + jr * NR;
-              micro_kernel<T>(kcur, a_panel(ir), b_panel(jc, jr), c, g.ldc, add, mr, nr, next, next_rows,
-                              last && bias ? bias + jc + jr * NR : nullptr, last && row_bias ? row_bias + ir : nullptr);
-              if (last && g.act) epilogue<T>(c, g.ldc, mr, nr, nullptr, nullptr, g.act);
-            };
-            // Each tile is passed the address of the one computed next, whose lines it fetches.
-            if (b_outer) {
-              for (int64_t jr = j0; jr < j1; ++jr)
-                for (int64_t ir = r0; ir < r1; ir += MR) {
-                  const T* c = C + ir * g.ldc + jc + jr * NR;
-                  const bool col_end = ir + MR >= r1;
-                  tile(ir, jr, !col_end ? c + MR * g.ldc : jr + 1 < j1 ? C + r0 * g.ldc + jc + (jr + 1) * NR : nullptr,
-                       std::min<int64_t>(MR, !col_end ? r1 - ir - MR : r1 - r0));
-                }
-            } else {
-              for (int64_t ir = r0; ir < r1; ir += MR)
-                for (int64_t jr = j0; jr < j1; ++jr) {
-                  const T* c = C + ir * g.ldc + jc + jr * NR;
-                  const bool row_end = jr + 1 == j1;
-                  tile(ir, jr, !row_end ? c + NR : ir + MR < r1 ? C + (ir + MR) * g.ldc + jc + j0 * NR : nullptr,
-                       !row_end ? std::min<int64_t>(MR, r1 - ir) : std::min<int64_t>(MR, r1 - ir - MR));
-                }
-            }
+        // The A micro-panel of this K slice holding row ir: packed above, or in the prepacked A.
+        auto a_panel = [&](int64_t ir) { return aprepacked ? aprepacked + ir * K + pc * MR : own + (ir - own_row) * kcur; };
+        const int64_t r0 = p0 * MR, r1 = std::min(M, p1 * MR);
+        for (int64_t jc = jb; jc < jb + nbcur; jc += nc) {
+          const int64_t ncur = std::min(nc, jb + nbcur - jc), n_jr = (ncur + NR - 1) / NR;
+          const auto [j0, j1] = split_rows ? std::pair<int64_t, int64_t>(0, n_jr) : share(0, n_jr);
+          auto tile = [&](int64_t ir, int64_t jr, const T* next, int64_t next_rows) {
+            const int64_t mr = std::min<int64_t>(MR, r1 - ir), nr = std::min<int64_t>(NR, ncur - jr * NR);
+            T* c = C + ir * g.ldc + jc + jr * NR;
+            micro_kernel<T>(kcur, a_panel(ir), b_panel(jc, jr), c, g.ldc, add, mr, nr, next, next_rows,
+                            last && bias ? bias + jc + jr * NR : nullptr, last && row_bias ? row_bias + ir : nullptr);
+            if (last && g.act) epilogue<T>(c, g.ldc, mr, nr, nullptr, nullptr, g.act);
+          };
+          // Each tile is passed the address of the one computed next, whose lines it fetches.
+          if (b_outer) {
+            for (int64_t jr = j0; jr < j1; ++jr)
+              for (int64_t ir = r0; ir < r1; ir += MR) {
+                const T* c = C + ir * g.ldc + jc + jr * NR;
+                const bool col_end = ir + MR >= r1;
+                tile(ir, jr, !col_end ? c + MR * g.ldc : jr + 1 < j1 ? C + r0 * g.ldc + jc + (jr + 1) * NR : nullptr,
+                     std::min<int64_t>(MR, !col_end ? r1 - ir - MR : r1 - r0));
+              }
+          } else {
+            for (int64_t ir = r0; ir < r1; ir += MR)
+              for (int64_t jr = j0; jr < j1; ++jr) {
+                const T* c = C + ir * g.ldc + jc + jr * NR;
+                const bool row_end = jr + 1 == j1;
+                tile(ir, jr, !row_end ? c + NR : ir + MR < r1 ? C + (ir + MR) * g.ldc + jc + j0 * NR : nullptr,
+                     !row_end ? std::min<int64_t>(MR, r1 - ir) : std::min<int64_t>(MR, r1 - ir - MR));
+              }
           }
         }
+      }
+      if (!bprepacked && blk + 1 < blocks) {
+        pack_block(blk + 1);
+        team_barrier(nt);  // block blk + 1 is packed, and no thread still reads block blk - 1's buffer
       }
     }
   });
