@@ -99,10 +99,9 @@ void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T*
 // an operand whose values for one k lie in a contiguous run at src + k * ld (row-major B,
 // column-major A): a group of panels at a time, k by k, so each run is read whole instead of
 // W values from a different page per k and panel. Runs lie ld apart, a stride the hardware
-// prefetchers may not follow: the run four k ahead is requested. Eight panels make a group's
-// run a whole number of cache lines for every tile width (W is even), so where runs start on
-// a line no line is split between two groups and fetched twice (groups of 4 or 21 panels of
-// the AVX2 A tile packed 1.5x slower).
+// prefetchers may not follow: the run four k ahead is requested. Eight panels a group: for the
+// AVX2 A tile (a K = 8192 product's transposed A), groups of 4, 16, 21 or 32 packed 1.2-1.5x
+// slower.
 template <int W, class T>
 void pack_runs(const T* src, int64_t ld, int64_t kc, int64_t panels, T* dst) {
   constexpr int64_t kGroup = 8, kAhead = 4, kLine = 64 / int64_t(sizeof(T));
