@@ -4,10 +4,11 @@
 //                               [+ bias per column] [-> activation]
 //
 // Blocking: for each KC-deep slice of K, B's columns are packed into NR-wide micro-panels
-// (all of them, or as many as about 16 MiB holds); then for each chunk of at most MC rows,
-// A's rows are packed into MR-high micro-panels, and for each NC-wide column block of the
-// packed B (which stays in L2 while it is used) the micro-kernel multiplies A micro-panels by
-// B micro-panels, the MR x NR tile of C held in registers for the whole KC loop. One of the two micro-panels stays in L1 while the other kind streams past it from L2:
+// (all of them, or as many as about 8 MiB holds); then for each chunk of at most MC rows, A's
+// rows are packed into MR-high micro-panels, and for each NC-wide column block of the packed B
+// (which stays in L2 while it is used) the micro-kernel multiplies A micro-panels by B
+// micro-panels, the MR x NR tile of C held in registers for the whole KC loop. One of the two
+// micro-panels stays in L1 while the other kind streams past it from L2:
 // a B micro-panel (NR values per k) where it fits in L1 beside an A one, else an A micro-panel
 // (MR values per k; a full-depth B micro-panel would fill L1 on its own). Packing reads A and
 // B through their strides, so transposed or sliced operands cost nothing extra. MC/KC/NC come
@@ -247,14 +248,22 @@ void gemm_packed(const GemmArgs& g) {
   // NC block (which stays in L2).
   const bool b_outer = kc * (MR + NR) * int64_t(sizeof(T)) <= cpu_info().l1d;
   const int64_t n_jb = (N + nsb - 1) / nsb, blocks = (K + kc - 1) / kc * n_jb;
+  // Block b of B: K slice b / n_jb (from row pc, kcur deep), columns from jb (nbcur of them);
+  // packed into buffer b % 2.
+  struct Block {
+    int64_t pc, jb, kcur, nbcur;
+  };
+  auto block_at = [&](int64_t b) {
+    const int64_t pc = b / n_jb * kc, jb = b % n_jb * nsb;
+    return Block{pc, jb, std::min(kc, K - pc), std::min(nsb, N - jb)};
+  };
   parallel_team([&](int t, int nt) {
     auto share = [&](int64_t lo, int64_t hi) {
       return std::pair<int64_t, int64_t>(lo + (hi - lo) * t / nt, lo + (hi - lo) * (t + 1) / nt);
     };
-    // Block b of B: K slice b / n_jb, columns from (b % n_jb) * nsb, in buffer b % 2.
     int64_t groups_before = 0;  // groups of the blocks before the one being packed
     auto pack_block = [&](int64_t b) {
-      const int64_t pc = b / n_jb * kc, jb = b % n_jb * nsb, kcur = std::min(kc, K - pc), nbcur = std::min(nsb, N - jb);
+      const auto [pc, jb, kcur, nbcur] = block_at(b);
       const int64_t panels = (nbcur + NR - 1) / NR, end = groups_before + (panels + kGroup - 1) / kGroup;
       T* const dst = bpack + (b % 2) * nsb * kc;
       for (int64_t i = groups_taken.load(std::memory_order_relaxed); i < end;) {
@@ -271,8 +280,8 @@ void gemm_packed(const GemmArgs& g) {
       team_barrier(nt);
     }
     for (int64_t blk = 0; blk < blocks; ++blk) {
-      const int64_t pc = blk / n_jb * kc, jb = blk % n_jb * nsb;
-      const int64_t kcur = std::min(kc, K - pc), nbcur = std::min(nsb, N - jb);
+      const Block bk = block_at(blk);  // plain names: the tiles' lambdas capture them
+      const int64_t pc = bk.pc, jb = bk.jb, kcur = bk.kcur, nbcur = bk.nbcur;
       const bool add = pc > 0 || g.accumulate, last = pc + kcur >= K;
       // B micro-panel jr (from column jc on) of this K slice: packed, or in the prepacked B.
       const T* const bblock = bpack ? bpack + (blk % 2) * nsb * kc : nullptr;

@@ -32,6 +32,16 @@ inline void store_as(T* p, W v) {
   else store_lanes(p, v);
 }
 
+// f(V{}, c) for each whole vector of channels [c, c + L) of the n, then f(T(0), c) for each
+// channel of the tail: f's first argument picks the width it works at.
+template <class T, class F>
+inline void over_channels(int64_t n, const F& f) {
+  constexpr int64_t L = kLanes<T>;
+  int64_t c = 0;
+  for (; c + L <= n; c += L) f(LanesT<T>{}, c);
+  for (; c < n; ++c) f(T(0), c);
+}
+
 // B^T d B for one 4 x 4 patch: d(i, j) from at(i, j), value xi = 4 a + b to put(xi, value). V
 // is a vector of channels, or one channel for the tail (written out with vectors, as the
 // compiler does not vectorise these loops itself: 16 output streams are too many for its
@@ -208,27 +218,28 @@ inline void output_transform_s2(const At& at, V b, const Put& put) {
 // transformed with the channels in vector lanes.
 template <class T>
 void winograd_weight(int64_t C, int64_t o0, int64_t o1, int stride, const void* wv, void* uv, int64_t us) {
-  using V = LanesT<T>;
   constexpr int64_t L = kLanes<T>;
   const T* w = static_cast<const T*>(wv);
   T* u = static_cast<T*>(uv);
   for (int64_t o = o0; o < o1; ++o) {
     const T* f = w + o * C * 9;
     T* d = u + o * C;
-    auto transform = [&](auto lanes, int64_t c, const auto& at) {
+    over_channels<T>(C, [&](auto lanes, int64_t c) {
       using W = decltype(lanes);
       auto put = [&](int xi, W v) { store_as(d + xi * us + c, v); };
-      if (stride == 2) weight_transform_s2<W>(at, put);
-      else weight_transform<T, W>(at, put);
-    };
-    int64_t c = 0;
-    for (; c + L <= C; c += L) {
-      alignas(64) T taps[9][L];
-      for (int64_t l = 0; l < L; ++l)
-        for (int j = 0; j < 9; ++j) taps[j][l] = f[(c + l) * 9 + j];
-      transform(V{}, c, [&](int j) { return load_lanes(taps[j]); });
-    }
-    for (; c < C; ++c) transform(T(0), c, [&](int j) { return f[c * 9 + j]; });
+      auto transform = [&](const auto& at) {
+        if (stride == 2) weight_transform_s2<W>(at, put);
+        else weight_transform<T, W>(at, put);
+      };
+      if constexpr (std::is_same_v<W, T>) {
+        transform([&](int j) { return f[c * 9 + j]; });
+      } else {
+        alignas(64) T taps[9][L];
+        for (int64_t l = 0; l < L; ++l)
+          for (int j = 0; j < 9; ++j) taps[j][l] = f[(c + l) * 9 + j];
+        transform([&](int j) { return load_lanes(taps[j]); });
+      }
+    });
   }
 }
 
@@ -237,22 +248,17 @@ void winograd_weight(int64_t C, int64_t o0, int64_t o1, int stride, const void* 
 // v[xi * vs + tx * C + c].
 template <class T>
 void winograd_input(int64_t C, int64_t tw, int64_t ty, int stride, const void* xv, void* vv, int64_t vs) {
-  using V = LanesT<T>;
-  constexpr int64_t L = kLanes<T>;
   const int64_t pw = winograd_span(tw, stride), span = 2 * stride;
   for (int64_t tx = 0; tx < tw; ++tx) {
     const T* p = static_cast<const T*>(xv) + (span * ty * pw + span * tx) * C;
     T* o = static_cast<T*>(vv) + tx * C;
-    auto tile = [&](auto lanes, int64_t c) {
+    over_channels<T>(C, [&](auto lanes, int64_t c) {
       using W = decltype(lanes);
       auto at = [&](int i, int j) { return load_as<W>(p + (i * pw + j) * C + c); };
       auto put = [&](int xi, W v) { store_as(o + xi * vs + c, v); };
       if (stride == 2) input_transform_s2<W>(at, put);
       else input_transform<W>(at, put);
-    };
-    int64_t c = 0;
-    for (; c + L <= C; c += L) tile(V{}, c);
-    for (; c < C; ++c) tile(T(0), c);
+    });
   }
 }
 
@@ -262,7 +268,6 @@ void winograd_input(int64_t C, int64_t tw, int64_t ty, int stride, const void* x
 template <class T>
 void winograd_output(const ConvGeom& g, int64_t O, int64_t ty, int stride, const void* mv, int64_t ms, const void* bv,
                      void* yv) {
-  using V = LanesT<T>;
   constexpr int64_t L = kLanes<T>;
   const T* bias = static_cast<const T*>(bv);
   T* y = static_cast<T*>(yv);
@@ -274,17 +279,14 @@ void winograd_output(const ConvGeom& g, int64_t O, int64_t ty, int stride, const
     const T* q = static_cast<const T*>(mv) + tx * O;
     // Pixel k = 2 a + b of the tile goes to row a, column 2 tx + b.
     T* const out[4] = {rows[0] + 2 * tx * O, rows[0] + (2 * tx + 1) * O, rows[1] + 2 * tx * O, rows[1] + (2 * tx + 1) * O};
-    auto tile = [&](auto lanes, int64_t o) {
+    over_channels<T>(O, [&](auto lanes, int64_t o) {
       using W = decltype(lanes);
       auto at = [&](int xi) { return load_as<W>(q + xi * ms + o); };
       auto put = [&](int k, W v) { store_as(out[k] + o, v); };
       const W b = bias ? load_as<W>(bias + o) : W{};
       if (stride == 2) output_transform_s2<W>(at, b, put);
       else output_transform<W>(at, b, put);
-    };
-    int64_t o = 0;
-    for (; o + L <= O; o += L) tile(V{}, o);
-    for (; o < O; ++o) tile(T(0), o);
+    });
   }
   for (int64_t a = 0; a < 2 && oy + a < g.OH; ++a) {
     const T* src = rows[a];

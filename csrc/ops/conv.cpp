@@ -396,17 +396,17 @@ void forward_direct(const Plan& p, const T* x, const Pack& pack_weight, const T*
   auto fn = cpu::kernels().conv_direct[int(dtype_of<T>())];
   parallel_for(0, items(), 1, [&](int64_t lo, int64_t hi) {
     for (int64_t it = lo; it < hi; ++it) {
-      const int64_t mi = it % msplit, b = it / msplit % bands, gi = it / (msplit * bands) % p.G,
-                    n = it / (msplit * bands * p.G);
+      // Item it: weight block mi, band b, of image and group ng = n * G + gi.
+      const int64_t mi = it % msplit, b = it / msplit % bands, ng = it / (msplit * bands), gi = ng % p.G, n = ng / p.G;
       cpu::DirectConvArgs ai = a;
       ai.x = xp.get(n, gi);
       ai.w = wp.data() + gi * wstride;
       ai.bias = bias ? bias + gi * p.Og : nullptr;
       ai.y = y + (n * p.O + gi * p.Og) * p.P;
-      // This thread's next item, when it pads new planes: their source comes in meanwhile.
-      if (const int64_t n2 = (it + 1) / (msplit * bands * p.G), g2 = (it + 1) / (msplit * bands) % p.G;
-          it + 1 < hi && (n2 != n || g2 != gi)) {
-        ai.prefetch = x + (n2 * p.C + g2 * p.Cg) * p.H * p.W;
+      // This thread's next item, when it pads new planes: their source comes in meanwhile
+      // (image n, group g starts at x + (n * G + g) * Cg * H * W).
+      if (const int64_t ng2 = (it + 1) / (msplit * bands); it + 1 < hi && ng2 != ng) {
+        ai.prefetch = x + ng2 * p.Cg * p.H * p.W;
         ai.prefetch_elements = p.Cg * p.H * p.W;
       }
       fn(ai, mblocks * mi / msplit * mstep, std::min(p.Og, mblocks * (mi + 1) / msplit * mstep), b * band,
